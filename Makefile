@@ -1,0 +1,41 @@
+# The kit's commands. Every target creates the environment (.venv) first when it is missing.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+HW ?= clip
+
+.PHONY: setup demo test test-fast lab release data checkpoints bench clean
+
+setup: $(STAMP)
+
+# torch is pinned in pyproject.toml to the CPU build that pip finds on this machine.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+demo: setup   ## release, grade the bundled sample submissions, write feedback and grades.csv
+	$(PY) -m grader demo
+
+test: setup   ## everything: library, data, release, grading of solutions, blanks and mutants
+	$(PY) -m pytest -q
+
+test-fast: setup   ## the tests that run no notebook (seconds)
+	$(PY) -m pytest -q -m "not slow"
+
+lab: setup
+	$(VENV)/bin/jupyter lab notebooks
+
+release: setup   ## regenerate notebooks/ from solutions/
+	$(PY) -m grader release
+
+data: setup   ## rebuild data/ from its builders and refresh data/MANIFEST.json
+	$(PY) data/build_shapes.py
+
+bench: setup   ## measure the figures quoted in README.md
+	$(PY) tests/bench.py
+
+clean:
+	rm -rf grader/work

@@ -1,0 +1,1 @@
+"""The kit's autograder: nbgrader's bookkeeping, with per-submission processes on top."""

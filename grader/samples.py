@@ -1,0 +1,119 @@
+"""Sample submissions made from the release and the reference solution.
+
+A perfect submission is the student notebook with every answer cell filled in with the
+reference code. A mutant is that submission with one realistic mistake, an alternative is one
+with a correct answer written another way; both are described per assignment in
+grader/mutants/<assignment>.py. The demo grades such samples, and the tests check that every
+mutant loses points and every alternative earns full marks.
+"""
+from __future__ import annotations
+
+import copy
+import importlib
+from dataclasses import dataclass, field
+
+import nbformat
+
+SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
+
+
+@dataclass
+class Mutant:
+    """A realistic mistake: in answer cell `cell`, replace `old` by `new` (exactly once)."""
+    name: str
+    cell: str
+    old: str
+    new: str
+    loses: list[str] = field(default_factory=list)   # test cells that must score below max
+    why: str = ""
+
+
+@dataclass
+class Alternative:
+    """A correct answer written another way: answer cell `cell` becomes `code`."""
+    name: str
+    cell: str
+    code: str
+
+
+def grade_id(cell) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def strip_solution_markers(source: str) -> str:
+    return "\n".join(line for line in source.split("\n")
+                     if line.strip() not in SOLUTION_MARKERS)
+
+
+def answer_cells(notebook) -> dict:
+    return {grade_id(c): c for c in notebook.cells
+            if c.get("metadata", {}).get("nbgrader", {}).get("solution")}
+
+
+def solved(release, source):
+    """The release notebook with each answer cell holding the reference answer."""
+    notebook = copy.deepcopy(release)
+    reference = answer_cells(source)
+    for gid, cell in answer_cells(notebook).items():
+        if gid not in reference:
+            raise KeyError(f"answer cell {gid!r} of the release is not in the source notebook")
+        cell.source = strip_solution_markers(reference[gid].source)
+    return notebook
+
+
+def mutate(notebook, mutant: Mutant):
+    notebook = copy.deepcopy(notebook)
+    cells = answer_cells(notebook)
+    if mutant.cell not in cells:
+        raise KeyError(f"mutant {mutant.name}: no answer cell {mutant.cell!r}")
+    cell = cells[mutant.cell]
+    count = cell.source.count(mutant.old)
+    if count != 1:
+        raise ValueError(f"mutant {mutant.name}: expected the text to replace once in cell "
+                         f"{mutant.cell!r}, found it {count} times:\n{mutant.old}")
+    cell.source = cell.source.replace(mutant.old, mutant.new)
+    return notebook
+
+
+def substitute(notebook, alternative: Alternative):
+    notebook = copy.deepcopy(notebook)
+    cells = answer_cells(notebook)
+    if alternative.cell not in cells:
+        raise KeyError(f"alternative {alternative.name}: no answer cell {alternative.cell!r}")
+    cells[alternative.cell].source = alternative.code.strip("\n")
+    return notebook
+
+
+def catalogue(assignment: str):
+    """(mutants, alternatives, demo sample names) of an assignment."""
+    module = importlib.import_module(f"grader.mutants.{assignment}")
+    return module.MUTANTS, module.ALTERNATIVES, getattr(module, "DEMO", [])
+
+
+def read(path) -> nbformat.NotebookNode:
+    return nbformat.read(str(path), as_version=4)
+
+
+def write(notebook, path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, str(path))
+
+
+def make_samples(course, assignment: str, folder) -> list[str]:
+    """Write the demo's submissions: the reference answers, the blank release, the mutants the
+    assignment's catalogue lists in DEMO, and a damaged file (cut-off JSON)."""
+    import shutil
+    if folder.exists():
+        shutil.rmtree(folder)
+    release = read(course.release(assignment))
+    reference = solved(release, read(course.source(assignment)))
+    mutants, _, demo_names = catalogue(assignment)
+    samples = {"reference": reference, "blank": release}
+    by_name = {m.name: m for m in mutants}
+    for name in demo_names:
+        samples[f"buggy-{name}"] = mutate(reference, by_name[name])
+    for name, notebook in samples.items():
+        write(notebook, folder / f"{name}.ipynb")
+    text = (folder / "reference.ipynb").read_text()
+    (folder / "damaged.ipynb").write_text(text[: len(text) // 2])
+    return sorted([*samples, "damaged"])

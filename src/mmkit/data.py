@@ -1,0 +1,89 @@
+"""Local datasets: find data/, verify each file against the manifest, load with `datasets`.
+
+Nothing here downloads: every file lives in the kit's data/ folder, listed with its sha256 in
+data/MANIFEST.json together with the command that rebuilds it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+__all__ = ["DataError", "data_dir", "data_file", "load_shapes", "images_to_tensor"]
+
+
+class DataError(FileNotFoundError):
+    """A data file is missing or damaged; the message says which and how to rebuild it."""
+
+
+def data_dir() -> Path:
+    """The kit's data/ folder: $MMKIT_DATA, else the nearest data/MANIFEST.json above the
+    working directory, else the one beside this package's source tree."""
+    if os.environ.get("MMKIT_DATA"):
+        return Path(os.environ["MMKIT_DATA"])
+    here = Path.cwd().resolve()
+    for folder in [here, *here.parents]:
+        if (folder / "data" / "MANIFEST.json").is_file():
+            return folder / "data"
+    return Path(__file__).resolve().parents[2] / "data"
+
+
+@lru_cache(maxsize=None)
+def _manifest(folder: Path) -> dict:
+    path = folder / "MANIFEST.json"
+    if not path.is_file():
+        raise DataError(f"{path} is missing: the kit's data folder was not found. Run notebooks "
+                        "from inside the kit, or set MMKIT_DATA to the kit's data/ folder.")
+    return json.loads(path.read_text())
+
+
+@lru_cache(maxsize=None)
+def _verified(path: Path, sha256: str) -> None:
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != sha256:
+        raise ValueError(digest)
+
+
+def data_file(relative: str) -> Path:
+    """Path of data/<relative>, after checking that it exists and matches the manifest."""
+    folder = data_dir()
+    entry = _manifest(folder).get(relative)
+    path = folder / relative
+    if entry is None:
+        raise DataError(f"data/{relative} is not listed in {folder / 'MANIFEST.json'}; "
+                        "check the name, or rebuild the data with `make data`.")
+    rebuild = entry.get("rebuild", "make data")
+    restore = f"Restore it with `git checkout -- data/{relative}` or rebuild it with `{rebuild}` in the kit's root."
+    if not path.is_file():
+        raise DataError(f"data/{relative} is missing ({path}). {restore}")
+    try:
+        _verified(path, entry["sha256"])
+    except ValueError:
+        raise DataError(f"data/{relative} is damaged: its sha256 does not match data/MANIFEST.json. "
+                        f"{restore}") from None
+    return path
+
+
+def load_shapes(split: str):
+    """The Shapes dataset split ('train', 'val', 'test' or 'zeroshot') as a datasets.Dataset.
+
+    Columns: image (PIL), captions (list of str), objects (list of {shape, colour, size,
+    position, box}), n_objects, held_out (whether an object is a combination never in train).
+    """
+    import datasets
+    path = data_file(f"shapes/{split}.parquet")
+    datasets.disable_progress_bars()
+    cache = Path(tempfile.gettempdir()) / "mmkit-datasets-cache"
+    return datasets.load_dataset("parquet", data_files=str(path), split="train", cache_dir=str(cache))
+
+
+def images_to_tensor(dataset) -> torch.Tensor:
+    """All images of a dataset as one uint8 tensor (N, 3, H, W)."""
+    pixels = np.stack([np.asarray(image.convert("RGB")) for image in dataset["image"]])  # (N, H, W, 3)
+    return torch.from_numpy(pixels).permute(0, 3, 1, 2).contiguous()
