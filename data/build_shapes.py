@@ -202,7 +202,7 @@ def build(out_dir: Path = OUT_DIR) -> dict:
         entries[f"shapes/{name}.parquet"] = {"sha256": sha256_file(path), "rows": len(rows),
                                              "content_sha256": content_sha256(rows),
                                              "rebuild": "make data"}
-        print(f"{path.relative_to(DATA_DIR.parent)}: {len(rows)} rows, {path.stat().st_size / 1e6:.2f} MB")
+        print(f"{path}: {len(rows)} rows, {path.stat().st_size / 1e6:.2f} MB")
     return entries
 
 

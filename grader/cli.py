@@ -34,7 +34,7 @@ def release(course: Course, assignments: list[str]) -> None:
                              f"assignments are {', '.join(course.assignments())}")
         result = api(course).generate_assignment(assignment, force=True, create=True)
         if not result["success"]:
-            raise SystemExit(f"release of {assignment} failed:\n{result.get('error') or result.get('log')}")
+            raise SystemExit(f"release of {assignment} failed:\n{result.get('log', '')}\n{result.get('error', '')}")
         print(f"released {assignment}: {course.release(assignment).relative_to(course.root)}")
 
 

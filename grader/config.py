@@ -6,6 +6,8 @@ cells, outputs capped, and feedback that never shows the source of hidden tests.
 """
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 from traitlets.config import Config
@@ -18,7 +20,16 @@ CELL_TIMEOUT = 120                            # seconds per cell; the notebook's
 IGNORED_STDERR = r"^(\s*warnings\.warn\(|.*(UserWarning|FutureWarning|DeprecationWarning)).*"
 
 
+def ensure_tools_on_path() -> None:
+    """nbgrader runs the `alembic` command of its own environment: put that environment's bin/
+    first on PATH, as activating it would, so that `.venv/bin/python -m grader` works as is."""
+    bin_dir = str(Path(sys.executable).parent)
+    if os.environ.get("PATH", "").split(os.pathsep)[0] != bin_dir:
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+
+
 def course_config(root: Path | str = ROOT) -> Config:
+    ensure_tools_on_path()
     root = Path(root).resolve()
     c = Config()
     c.CourseDirectory.root = str(root)

@@ -33,7 +33,7 @@ def image_grid(images, captions=None, ncols: int = 6, size: float = 2.0, wrap: i
         raise ValueError(f"image_grid: {len(images)} images but {len(captions)} captions")
     ncols = max(1, min(ncols, len(images)))
     nrows = (len(images) + ncols - 1) // ncols
-    extra = 0.0 if captions[0] is None else 0.16 * max(
+    extra = 0.0 if captions[0] is None else 0.2 * max(
         len(textwrap.wrap(c or "", wrap)) for c in captions)
     fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * (size + extra)),
                              squeeze=False)

@@ -1,0 +1,118 @@
+"""Measure the figures quoted in README.md (run with `make bench`; about 15 minutes on 2 cores).
+
+    python tests/bench.py                     everything
+    python tests/bench.py --only notebooks    the notebooks' student runs and autograder runs
+    python tests/bench.py --skip-clone        no fresh-clone demo and no make test
+
+Timings on a shared machine are noisy: each is one run, reported as measured.
+Results are printed and written to bench-results.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+# Per assignment: an expression evaluated in the finished notebook's kernel, giving its figures.
+FIGURES = {
+    "clip": "{'zero_shot_seen': seen_acc, 'zero_shot_held_out': held_acc, "
+            "'image_to_text': image_to_text, 'text_to_image': text_to_image, "
+            "'filter_precision': precision, 'filter_recall': recall, 'filter_threshold': threshold, "
+            "'batch_size': {b: {'zero_shot': r[0], 'top1': r[1]} for b, r in batch_results.items()}}",
+}
+
+
+def student_run(assignment: str) -> dict:
+    """Execute the solution notebook as a student would (full budget) and read its figures."""
+    notebook = nbformat.read(str(ROOT / "solutions" / assignment / f"{assignment}.ipynb"), as_version=4)
+    marker = "BENCH-FIGURES "
+    notebook.cells.append(nbformat.v4.new_code_cell(f"import json\nprint({marker!r} + json.dumps({FIGURES[assignment]}))"))
+    env = {k: v for k, v in os.environ.items() if k not in ("NBGRADER_EXECUTION", "MMKIT_QUICK")}
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        start = time.monotonic()
+        NotebookClient(notebook, timeout=1200, resources={"metadata": {"path": str(ROOT / "solutions" / assignment)}}).execute()
+        seconds = time.monotonic() - start
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    text = "".join(o.get("text", "") for o in notebook.cells[-1].outputs)
+    figures = json.loads(text.split(marker, 1)[1])
+    return {"student_run_seconds": round(seconds, 1), **figures}
+
+
+def autograder_run(assignment: str) -> dict:
+    """Grade the reference answers alone, as the autograder does (short budget)."""
+    from grader import samples
+    from grader.autograde import autograde
+    from grader.cli import collect
+    from tests.conftest import make_course
+    with tempfile.TemporaryDirectory() as tmp:
+        course = make_course(Path(tmp) / "course", [assignment])
+        inbox = Path(tmp) / "inbox"
+        release = samples.read(course.release(assignment))
+        samples.write(samples.solved(release, samples.read(course.source(assignment))), inbox / "reference.ipynb")
+        collect(course, assignment, inbox)
+        record = autograde(course, assignment, ["reference"], workers=1, progress=False)[0]
+    return {"autograder_seconds": record.seconds, "autograder_score": f"{record.score:g}/{record.max_score:g}"}
+
+
+def timed(command: list[str], cwd: Path) -> float:
+    start = time.monotonic()
+    subprocess.run(command, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
+    return round(time.monotonic() - start, 1)
+
+
+def fresh_clone(with_tests: bool) -> dict:
+    """make demo on a fresh clone (setup included), again once set up, and make test."""
+    tmp = Path(tempfile.mkdtemp(prefix="mmkit-bench-"))
+    try:
+        subprocess.run(["git", "clone", "--quiet", str(ROOT), str(tmp / "kit")], check=True)
+        kit = tmp / "kit"
+        out = {"demo_fresh_clone_seconds": timed(["make", "demo"], kit),
+               "demo_set_up_seconds": timed(["make", "demo"], kit)}
+        if with_tests:
+            out["make_test_seconds"] = timed(["make", "test"], kit)
+        return out
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", choices=["notebooks", "clone"])
+    parser.add_argument("--skip-clone", action="store_true")
+    parser.add_argument("--assignments", nargs="*", default=list(FIGURES))
+    args = parser.parse_args()
+    results = {}
+    if args.only in (None, "notebooks"):
+        for assignment in args.assignments:
+            print(f"[bench] {assignment}: student run ...", flush=True)
+            results[assignment] = student_run(assignment)
+            print(f"[bench] {assignment}: autograder run ...", flush=True)
+            results[assignment].update(autograder_run(assignment))
+    if args.only == "clone" or (args.only is None and not args.skip_clone):
+        print("[bench] fresh clone: make demo, make demo, make test ...", flush=True)
+        results["kit"] = fresh_clone(with_tests=True)
+    text = json.dumps(results, indent=2)
+    print(text)
+    (ROOT / "bench-results.json").write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

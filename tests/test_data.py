@@ -1,0 +1,103 @@
+"""The Shapes dataset: its manifest, its invariants, its rebuild, and clear errors when damaged."""
+import importlib.util
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from mmkit import data
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("build_shapes", ROOT / "data" / "build_shapes.py")
+build_shapes = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(build_shapes)
+
+
+@pytest.fixture(scope="module")
+def train():
+    return data.load_shapes("train")
+
+
+def test_every_manifest_entry_verifies():
+    manifest = json.loads((ROOT / "data" / "MANIFEST.json").read_text())
+    assert manifest, "the manifest is empty"
+    for relative in manifest:
+        assert data.data_file(relative).is_file()
+
+
+def test_splits_load_with_datasets(train):
+    assert len(train) == 10_000
+    assert set(train.column_names) == {"image", "captions", "objects", "n_objects", "held_out"}
+    assert train[0]["image"].size == (48, 48)
+    tensor = data.images_to_tensor(train.select(range(4)))
+    assert tensor.shape == (4, 3, 48, 48) and str(tensor.dtype) == "torch.uint8"
+
+
+def test_held_out_pairs_never_in_training(train):
+    pairs = Counter((o["colour"], o["shape"]) for objects in train["objects"] for o in objects)
+    for pair in build_shapes.HELD_OUT:
+        assert pairs[pair] == 0, f"{pair} is held out but occurs in train"
+    colours = {c for c, _ in pairs}
+    shapes = {s for _, s in pairs}
+    assert colours == set(build_shapes.COLOURS) and shapes == set(build_shapes.SHAPES)
+    zeroshot = data.load_shapes("zeroshot")
+    held = {(o[0]["colour"], o[0]["shape"]) for o, h in zip(zeroshot["objects"], zeroshot["held_out"]) if h}
+    assert held == set(build_shapes.HELD_OUT)
+
+
+def test_objects_boxes_and_captions_agree(train):
+    for row in train.select(range(500)):
+        objects = row["objects"]
+        assert 1 <= len(objects) == row["n_objects"] <= 3
+        assert len(row["captions"]) >= 3 and len(set(row["captions"])) >= 3
+        for o in objects:
+            x0, y0, x1, y1 = o["box"]
+            assert 0 <= x0 < x1 <= 48 and 0 <= y0 < y1 <= 48
+            assert x1 - x0 == build_shapes.SIZES[o["size"]]
+            row_, col = divmod(build_shapes.POSITIONS.index(o["position"]), 3)
+            assert (x0 + x1) // 2 // 16 == col and (y0 + y1) // 2 // 16 == row_, "box outside its cell"
+            for caption in row["captions"]:
+                assert o["colour"] in caption and o["shape"] in caption
+
+
+def test_rebuild_matches_manifest(tmp_path):
+    manifest = json.loads((ROOT / "data" / "MANIFEST.json").read_text())
+    entries = build_shapes.build(tmp_path)
+    for relative, entry in entries.items():
+        assert entry["content_sha256"] == manifest[relative]["content_sha256"], f"{relative} rebuilds differently"
+
+
+def copy_data(tmp_path, monkeypatch) -> Path:
+    folder = tmp_path / "data"
+    shutil.copytree(ROOT / "data", folder)
+    monkeypatch.setenv("MMKIT_DATA", str(folder))
+    data._verified.cache_clear()
+    data._manifest.cache_clear()
+    return folder
+
+
+def test_missing_file_names_it_and_the_rebuild_command(tmp_path, monkeypatch):
+    folder = copy_data(tmp_path, monkeypatch)
+    (folder / "shapes" / "val.parquet").unlink()
+    with pytest.raises(data.DataError) as info:
+        data.load_shapes("val")
+    assert "data/shapes/val.parquet is missing" in str(info.value) and "make data" in str(info.value)
+
+
+def test_corrupted_file_names_it_and_the_rebuild_command(tmp_path, monkeypatch):
+    folder = copy_data(tmp_path, monkeypatch)
+    path = folder / "shapes" / "test.parquet"
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    with pytest.raises(data.DataError) as info:
+        data.load_shapes("test")
+    assert "data/shapes/test.parquet is damaged" in str(info.value) and "make data" in str(info.value)
+
+
+def test_unknown_split_is_explained(tmp_path, monkeypatch):
+    copy_data(tmp_path, monkeypatch)
+    with pytest.raises(data.DataError, match="not listed"):
+        data.load_shapes("tarin")

@@ -1,0 +1,84 @@
+"""Pieces of the grader that need no notebook run: collecting, feedback scrubbing, reasons."""
+from pathlib import Path
+
+import nbformat
+
+from grader.autograde import WorkerRun, backup_gradebook, failure_reason
+from grader.cli import collect
+from grader.course import Course, Record, valid_student_id
+from grader.preprocessors import HIDDEN_NOTE, HideHiddenTests, TrimOutputs
+
+
+def graded_cell(source, outputs):
+    cell = nbformat.v4.new_code_cell(source)
+    cell.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "grade_id": "t",
+                                 "points": 1, "schema_version": 3}
+    cell.outputs = outputs
+    return cell
+
+
+def test_hidden_tests_leave_source_and_traceback():
+    error = nbformat.v4.new_output("error", ename="CheckFailed", evalue="loss: wrong value",
+                                   traceback=["  File cell, line 4", "    assert secret_reference == 42"])
+    cell = graded_cell("check(a)\n### BEGIN HIDDEN TESTS\nassert secret_reference == 42\n### END HIDDEN TESTS", [error])
+    cell, _ = HideHiddenTests().preprocess_cell(cell, {}, 0)
+    assert "secret_reference" not in cell.source
+    assert cell.outputs[0].traceback == ["CheckFailed: loss: wrong value", HIDDEN_NOTE]
+
+
+def test_visible_only_cells_keep_their_traceback():
+    error = nbformat.v4.new_output("error", ename="E", evalue="v", traceback=["line 1", "line 2"])
+    cell, _ = HideHiddenTests().preprocess_cell(graded_cell("check(a)", [error]), {}, 0)
+    assert cell.outputs[0].traceback == ["line 1", "line 2"]
+
+
+def test_trim_counts_bytes_not_lines():
+    huge = nbformat.v4.new_output("stream", name="stdout", text="x" * 5_000_000)
+    image = nbformat.v4.new_output("display_data", data={"image/png": "A" * 3_000_000, "text/plain": "fig"})
+    cell = nbformat.v4.new_code_cell("print('x' * 5_000_000)")
+    cell.outputs = [huge, image]
+    cell, _ = TrimOutputs().preprocess_cell(cell, {}, 0)
+    assert len(cell.outputs[0].text) < 25_000 and "5,000,000 bytes" in cell.outputs[0].text
+    assert "image/png" not in cell.outputs[1].data
+
+
+def test_collect_takes_files_and_folders(tmp_path):
+    course = Course(tmp_path / "course")
+    inbox = tmp_path / "inbox"
+    (inbox / "bob").mkdir(parents=True)
+    (inbox / "alice.ipynb").write_text("{}")
+    (inbox / "bob" / "clip.ipynb").write_text("{}")
+    (inbox / "bad name!.ipynb").write_text("{}")
+    students = collect(course, "clip", inbox)
+    assert students == ["alice", "bob"]
+    assert course.submitted("clip", "alice").is_file() and course.students("clip") == ["alice", "bob"]
+
+
+def test_student_ids():
+    assert valid_student_id("s123_ab.c-d")
+    for bad in ["", "../x", "a/b", ".hidden", "x" * 65, "a b"]:
+        assert not valid_student_id(bad)
+
+
+def test_failure_reasons(tmp_path):
+    def run(text, timed_out=False):
+        return WorkerRun("s", tmp_path, 1, timed_out, 1.0, text)
+    assert "longer than 30 s" in failure_reason(run("", timed_out=True), 30)
+    assert "not valid JSON" in failure_reason(run("nbformat.reader.NotJSONError: ..."), 30)
+    assert "kernel died" in failure_reason(run("DeadKernelError: Kernel died"), 30)
+    assert failure_reason(run("something odd\nValueError: odd"), 30) == "grading failed: ValueError: odd"
+
+
+def test_gradebook_backup(tmp_path):
+    course = Course(tmp_path)
+    assert backup_gradebook(course) is None
+    course.work.mkdir(parents=True)
+    (course.work / "gradebook.db").write_bytes(b"db")
+    backup = backup_gradebook(course)
+    assert backup.read_bytes() == b"db"
+
+
+def test_record_round_trip(tmp_path):
+    record = Record("s", "clip", "graded", "", 3.0, 5.0, {"t": {"score": 3.0, "max_score": 5.0}}, 1.5)
+    record.save(tmp_path / "s.json")
+    assert Record.load(tmp_path / "s.json") == record

@@ -1,0 +1,112 @@
+"""Grading the assignments end to end: reference answers, the blank release, every mutant, the
+correct alternatives and a damaged file, all in one parallel batch per assignment."""
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from grader import samples
+from grader.autograde import autograde
+from grader.cli import collect, export, feedback
+
+ASSIGNMENTS = ["clip"]
+
+
+def write_class(course, assignment, folder):
+    """Every sample submission of an assignment, as files in folder; returns their names."""
+    release = samples.read(course.release(assignment))
+    reference = samples.solved(release, samples.read(course.source(assignment)))
+    mutants, alternatives, _ = samples.catalogue(assignment)
+    notebooks = {"reference": reference, "blank": release}
+    for mutant in mutants:
+        notebooks[f"mutant-{mutant.name}"] = samples.mutate(reference, mutant)
+    combined = reference                       # all alternatives in one notebook: it must earn full marks
+    for alternative in alternatives:
+        combined = samples.substitute(combined, alternative)
+    notebooks["alternatives"] = combined
+    for name, notebook in notebooks.items():
+        samples.write(notebook, folder / f"{name}.ipynb")
+    (folder / "damaged.ipynb").write_text((folder / "reference.ipynb").read_text()[:5000])
+    return sorted([*notebooks, "damaged"])
+
+
+@pytest.fixture(scope="module", params=ASSIGNMENTS)
+def graded(request, tmp_path_factory):
+    from tests.conftest import make_course
+    assignment = request.param
+    course = make_course(tmp_path_factory.mktemp(f"course-{assignment}"), [assignment])
+    folder = tmp_path_factory.mktemp(f"submissions-{assignment}")
+    names = write_class(course, assignment, folder)
+    collect(course, assignment, folder)
+    records = {r.student: r for r in autograde(course, assignment, names, workers=2, progress=False)}
+    return course, assignment, records
+
+
+pytestmark = pytest.mark.slow
+
+
+def test_reference_earns_full_marks(graded):
+    _, _, records = graded
+    r = records["reference"]
+    lost = {k: v for k, v in r.cells.items() if v["score"] < v["max_score"]}
+    assert r.status == "graded" and r.score == r.max_score > 0, f"reference lost points in {lost}"
+
+
+def test_blank_earns_zero_and_grades_cleanly(graded):
+    _, _, records = graded
+    r = records["blank"]
+    assert r.status == "graded", r.reason
+    assert r.score == 0, f"the blank release earned points: {r.cells}"
+
+
+def test_every_mutant_loses_its_points(graded):
+    _, assignment, records = graded
+    mutants, _, _ = samples.catalogue(assignment)
+    problems = []
+    for mutant in mutants:
+        r = records[f"mutant-{mutant.name}"]
+        if r.status != "graded":
+            problems.append(f"{mutant.name}: {r.status} ({r.reason})")
+            continue
+        for cell in mutant.loses:
+            if r.cells[cell]["score"] >= r.cells[cell]["max_score"]:
+                problems.append(f"{mutant.name} ({mutant.why}) kept full marks in {cell}")
+        if r.score >= r.max_score:
+            problems.append(f"{mutant.name} earned full marks")
+    assert not problems, "\n".join(problems)
+
+
+def test_correct_alternatives_earn_full_marks(graded):
+    _, _, records = graded
+    r = records["alternatives"]
+    lost = {k: v for k, v in r.cells.items() if v["score"] < v["max_score"]}
+    assert r.status == "graded" and not lost, f"correct alternative answers lost points: {lost} {r.reason}"
+
+
+def test_damaged_notebook_fails_with_a_reason_and_batch_goes_on(graded):
+    _, _, records = graded
+    r = records["damaged"]
+    assert r.status == "failed" and "not valid JSON" in r.reason
+    assert r.score == 0
+    assert records["reference"].status == "graded"
+
+
+def test_feedback_hides_hidden_tests_and_export_lists_everyone(graded):
+    course, assignment, records = graded
+    feedback(course, assignment)
+    source = samples.read(course.source(assignment))
+    hidden = [line.strip() for cell in source.cells for line in
+              cell.source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0].split("\n")
+              if "### BEGIN HIDDEN TESTS" in cell.source and len(line.strip()) > 25]
+    assert hidden, "the source notebook has hidden tests"
+    for student in ["reference", "mutant-" + samples.catalogue(assignment)[0][0].name]:
+        html = course.feedback(assignment, student).read_text()
+        import html as html_lib
+        text = html_lib.unescape(html)
+        leaked = [line for line in hidden if line in text]
+        assert not leaked, f"hidden test lines in {student}'s feedback: {leaked[:3]}"
+    rows = list(csv.DictReader(open(export(course, assignment))))
+    assert {row["student"] for row in rows} == set(records)
+    damaged = next(row for row in rows if row["student"] == "damaged")
+    assert damaged["status"] == "failed" and damaged["reason"]
