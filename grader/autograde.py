@@ -1,9 +1,15 @@
-"""Autograde a class: every submission in its own workspace and process, many at a time.
+"""Autograde a class: every submission checked, rebuilt, run in a sandbox, scored by the parent.
 
-nbgrader grades one student after another in one process and one gradebook, so one broken
-notebook can stop the class. Here each submission is copied into a workspace of its own (a copy
-of the gradebook and its notebook), graded there by a child process (grader.worker) under a
-wall-clock limit, and only the parent process writes the grades into the real gradebook.
+For each submission, in this order:
+1. pre-check (grader.precheck): the answers are carried into a fresh copy of the release, or the
+   file is rejected with a reason; decoys are appended (grader.integrity);
+2. a workspace of its own (a copy of the gradebook, the rebuilt notebook, a kernelspec that starts
+   the kernel in a bubblewrap sandbox: grader.sandbox) is graded by a child process
+   (grader.worker) running nbgrader's autograde, under a wall-clock limit;
+3. the parent reads the executed notebook and scores each test cell itself (full points if it
+   raised no error and wrote nothing to stderr; nothing a cell prints can claim points), checks
+   the decoys, and writes grades, the autograded notebook and a record. Only the parent writes
+   the real gradebook, which is backed up before every run.
 """
 from __future__ import annotations
 
@@ -16,27 +22,40 @@ import tempfile
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from nbgrader.api import Gradebook, MissingEntry
+import nbformat
+from nbgrader.api import Gradebook
 from sqlalchemy.exc import SAWarning
 from tqdm.auto import tqdm
 
+from . import integrity, precheck, sandbox
+from .config import CELL_TIMEOUT
+from .preprocessors import KERNEL_DIED, KERNEL_STUCK
 from .course import Course, Record
+from .samples import grade_id
 
 NOTEBOOK_TIMEOUT = 600      # seconds for a whole notebook, on top of nbgrader's per-cell timeout
 KEEP_BACKUPS = 20
+# One thread per kernel, whatever the pool size: floating-point sums depend on the number of
+# threads, and a grade must not depend on how many notebooks were graded at once.
+KERNEL_THREADS = 1
 
 
 @dataclass
-class WorkerRun:
+class Job:
+    """One submission on its way through the grader."""
     student: str
-    workspace: Path
-    returncode: int | None
-    timed_out: bool
-    seconds: float
-    output: str
+    workspace: Path | None = None
+    notes: list[str] = field(default_factory=list)      # repairs made by the pre-check
+    suspicious: list[str] = field(default_factory=list)  # what the scan found
+    rejected: str = ""
+    sandboxed: bool = False
+    returncode: int | None = None
+    timed_out: bool = False
+    seconds: float = 0.0
+    output: str = ""
 
 
 def backup_gradebook(course: Course) -> Path | None:
@@ -53,88 +72,125 @@ def backup_gradebook(course: Course) -> Path | None:
     return target
 
 
-def make_workspace(course: Course, assignment: str, student: str) -> Path:
-    """A course of one: the gradebook copy and this student's submitted folder."""
+def scratch_folder(workspace: Path, assignment: str, student: str) -> Path:
+    return workspace / "grader" / "work" / "autograded" / student / assignment
+
+
+def prepare(course: Course, assignment: str, student: str, release, source) -> Job:
+    """Pre-check and workspace, in the parent, before any student code runs."""
+    job = Job(student)
+    submitted = course.submitted(assignment, student)
+    notes_file = submitted.parent / "collect-notes.txt"
+    collect_notes = notes_file.read_text().splitlines() if notes_file.exists() else []
+    text = submitted.read_bytes().decode("utf-8", "replace")
+    job.notes = collect_notes
+    try:
+        checked = precheck.rebuild(text, release)
+    except precheck.Rejected as error:
+        job.rejected = str(error)
+        return job
+    job.notes = collect_notes + checked.notes
+    job.suspicious = integrity.scan(checked.notebook)
+    integrity.add_decoys(checked.notebook, source)
+
     workspace = Path(tempfile.mkdtemp(prefix=f"mmgrade-{assignment}-{student}-"))
     (workspace / "solutions" / assignment).mkdir(parents=True)
     work = workspace / "grader" / "work"
     work.mkdir(parents=True)
     shutil.copy2(course.work / "gradebook.db", work / "gradebook.db")
-    submitted = course.submitted(assignment, student).parent
-    shutil.copytree(submitted, work / "submitted" / student / assignment)
-    return workspace
+    submitted = work / "submitted" / student / assignment / f"{assignment}.ipynb"
+    submitted.parent.mkdir(parents=True)
+    nbformat.write(checked.notebook, str(submitted))
+    scratch = scratch_folder(workspace, assignment, student)
+    scratch.mkdir(parents=True)
+    runtime = workspace / "runtime"
+    runtime.mkdir()
+    argv, job.sandboxed = sandbox.kernel_command(scratch, runtime)
+    sandbox.install_kernelspec(workspace / "jupyter", argv)
+    job.workspace = workspace
+    return job
 
 
-def run_worker(course: Course, assignment: str, student: str, timeout: float, threads: int = 1) -> WorkerRun:
-    workspace = make_workspace(course, assignment, student)
-    # Each notebook gets its share of the cores: torch's threads spin while they wait, and two
-    # notebooks with two threads each on two cores ran 40 times slower than one after another.
-    env = dict(os.environ, MMKIT_DATA=str(course.root / "data"), PYTHONUNBUFFERED="1",
-               OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
-               OPENBLAS_NUM_THREADS=str(threads))
-    command = [sys.executable, "-m", "grader.worker", str(workspace), assignment, student]
+def run_worker(job: Job, assignment: str, timeout: float, threads: int = 1, cell_timeout: int = CELL_TIMEOUT) -> Job:
+    if job.workspace is None:
+        return job
+    # Threads are set, not left to torch: its threads spin while they wait, and two notebooks with
+    # two threads each on two cores ran 40 times slower than one after another.
+    env = dict(os.environ, PYTHONUNBUFFERED="1", JUPYTER_PATH=str(job.workspace / "jupyter"),
+               JUPYTER_RUNTIME_DIR=str(job.workspace / "runtime"), TMPDIR=str(job.workspace / "runtime"),
+               OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
+    command = [sys.executable, "-m", "grader.worker", str(job.workspace), assignment, job.student, str(cell_timeout)]
     start = time.monotonic()
-    process = subprocess.Popen(command, cwd=workspace, env=env, stdout=subprocess.PIPE,
+    process = subprocess.Popen(command, cwd=job.workspace, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, start_new_session=True)
-    timed_out = False
     try:
         output, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        timed_out = True
+        job.timed_out = True
         os.killpg(process.pid, signal.SIGKILL)     # the worker, its kernel and their children
         output, _ = process.communicate()
-    return WorkerRun(student, workspace, process.returncode, timed_out,
-                     time.monotonic() - start, output.decode("utf-8", "replace"))
+    job.returncode, job.seconds = process.returncode, time.monotonic() - start
+    job.output = output.decode("utf-8", "replace")
+    return job
 
 
-def failure_reason(run: WorkerRun, timeout: float) -> str:
+def failure_reason(job: Job, timeout: float) -> str:
     """One line a student and an instructor can act on, from what the worker printed."""
-    if run.timed_out:
+    if job.timed_out:
         return f"the notebook ran longer than {timeout:.0f} s in all (an endless loop?)"
-    result = run.workspace / "worker-result.json"
-    text = result.read_text() if result.exists() else run.output
+    result = job.workspace / "worker-result.json" if job.workspace else None
+    text = result.read_text() if result and result.exists() else job.output
     known = [
         ("NotJSONError", "the notebook file is not valid JSON (damaged or not a notebook)"),
-        ("NBFormatError", "the notebook file does not follow the notebook format"),
         ("DeadKernelError", "the kernel died while running the notebook (os._exit, a crash, or out of memory)"),
         ("CellTimeoutError", "a cell ran longer than the per-cell time limit (an endless loop?)"),
-        ("Skipping unknown notebook", "no notebook with the assignment's name was found in the submission"),
     ]
     for marker, reason in known:
         if marker in text:
             return reason
     lines = [line for line in text.strip().splitlines() if line.strip()]
-    return ("grading failed: " + lines[-1][:300]) if lines else f"grading failed (exit code {run.returncode})"
+    return ("grading failed: " + lines[-1][:300]) if lines else f"grading failed (exit code {job.returncode})"
 
 
-def read_grades(db_url: str, assignment: str, student: str) -> dict:
-    """{notebook: {grade_id: (auto_score, max_score)}} and the solution cells' auto comments."""
-    grades, comments = {}, {}
-    with Gradebook(db_url) as gb:
-        submission = gb.find_submission(assignment, student)
-        for notebook in submission.notebooks:
-            grades[notebook.name] = {g.name: (g.auto_score, g.max_score) for g in notebook.grades}
-            comments[notebook.name] = {c.name: c.auto_comment for c in notebook.comments}
-        timestamp = submission.timestamp
-    return {"grades": grades, "comments": comments, "timestamp": timestamp}
+def cell_passed(cell) -> bool:
+    """nbgrader's rule without partial credit: a test cell earns its points if it ran, raised no
+    error and wrote nothing to stderr. Printed values never count as points here."""
+    outputs = cell.get("outputs", [])
+    return cell.get("execution_count") is not None and not any(
+        o.get("output_type") == "error" or (o.get("output_type") == "stream" and o.get("name") == "stderr")
+        for o in outputs)
 
 
-def write_grades(course: Course, assignment: str, student: str, graded: dict | None) -> Record:
-    """Write auto scores into the real gradebook; a failed run scores 0 and needs a look.
-    Manual scores are never touched (nbgrader's rule: a rerun keeps them)."""
+def stopped_early(executed) -> str:
+    """Why the run ended before the last cell (a dead kernel, an uninterruptible loop), or ''."""
+    for cell in executed.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error" and output.get("ename") in (KERNEL_DIED, KERNEL_STUCK):
+                where = grade_id(cell) or f"cell {executed.cells.index(cell) + 1}"
+                return f"{output.get('evalue')} ({where}); later cells were not run"
+    return ""
+
+
+def score(executed, release) -> dict:
+    """{grade_id: points earned} for every test cell of the release."""
+    points = {grade_id(c): float(c.metadata["nbgrader"]["points"]) for c in release.cells
+              if c.get("metadata", {}).get("nbgrader", {}).get("grade")}
+    ran = {grade_id(c): c for c in executed.cells if grade_id(c) in points}
+    return {gid: (p if gid in ran and cell_passed(ran[gid]) else 0.0) for gid, p in points.items()}
+
+
+def write_grades(course: Course, assignment: str, student: str, earned: dict | None, review: bool) -> Record:
+    """Write auto scores into the real gradebook. Manual scores are never touched (nbgrader's
+    rule: a rerun keeps them); a failed or flagged run is marked as needing a look."""
     record = Record(student, assignment)
     warnings.filterwarnings("ignore", category=SAWarning)   # nbgrader's own, harmless
     with Gradebook(course.db_url) as gb:
         gb.update_or_create_student(student)
-        timestamp = graded["timestamp"] if graded else None
-        submission = gb.update_or_create_submission(assignment, student, timestamp=timestamp)
+        submission = gb.update_or_create_submission(assignment, student)
         for notebook in submission.notebooks:
             for grade in notebook.grades:
-                auto = graded["grades"].get(notebook.name, {}).get(grade.name, (None,))[0] if graded else 0.0
-                grade.auto_score = auto
-                grade.needs_manual_grade = grade.manual_score is not None or auto is None or not graded
-            for comment in notebook.comments:
-                comment.auto_comment = graded["comments"].get(notebook.name, {}).get(comment.name) if graded else None
+                grade.auto_score = (earned or {}).get(grade.name, 0.0)
+                grade.needs_manual_grade = grade.manual_score is not None or review
         gb.db.commit()
         gb.db.expire_all()          # scores are computed by the database: read them after the commit
         for notebook in submission.notebooks:
@@ -145,40 +201,67 @@ def write_grades(course: Course, assignment: str, student: str, graded: dict | N
     return record
 
 
-def finish(course: Course, assignment: str, run: WorkerRun, timeout: float) -> Record:
+def finish(course: Course, assignment: str, job: Job, release, timeout: float) -> Record:
     """Turn one worker run into grades, an autograded copy and a record (in the parent)."""
-    target = course.autograded(assignment, run.student)
-    graded = None
-    if run.returncode == 0 and not run.timed_out:
-        try:
-            graded = read_grades(f"sqlite:///{run.workspace / 'grader/work/gradebook.db'}", assignment, run.student)
-        except MissingEntry:
-            graded = None
+    target = course.autograded(assignment, job.student)
     if target.exists():
         shutil.rmtree(target)
-    if graded:
-        shutil.copytree(run.workspace / "grader/work/autograded" / run.student / assignment, target)
-    record = write_grades(course, assignment, run.student, graded)
-    record.status = "graded" if graded else "failed"
-    record.reason = "" if graded else failure_reason(run, timeout)
-    record.seconds = round(run.seconds, 1)
-    record.save(course.record(assignment, run.student))
-    shutil.rmtree(run.workspace, ignore_errors=True)
+    executed_path = scratch_folder(job.workspace, assignment, job.student) / f"{assignment}.ipynb" \
+        if job.workspace else None
+    executed = None
+    if job.workspace and job.returncode == 0 and not job.timed_out and executed_path.exists():
+        executed = nbformat.read(str(executed_path), as_version=4)
+
+    earned, status, reasons = None, "graded", []
+    if job.rejected:
+        status, reasons = "failed", [job.rejected]
+    elif executed is None:
+        status, reasons = "failed", [failure_reason(job, timeout)]
+    else:
+        earned = score(executed, release)
+        passed_decoys = integrity.decoys_that_passed(executed)
+        early = stopped_early(integrity.without_decoys(nbformat.from_dict(executed)))
+        if passed_decoys:
+            earned = {gid: 0.0 for gid in earned}
+            status = "flagged"
+            reasons.append("checks could not fail in this notebook (decoy copies of "
+                           f"{', '.join(sorted(passed_decoys)[:3])} passed with the answers removed): no points")
+        elif early:
+            status, reasons = "failed", [early]
+        if job.suspicious:
+            status = "flagged"
+            reasons += job.suspicious
+        target.mkdir(parents=True)
+        nbformat.write(integrity.without_decoys(executed), str(target / f"{assignment}.ipynb"))
+    record = write_grades(course, assignment, job.student, earned, review=status != "graded")
+    record.status, record.reason = status, "; ".join(reasons)
+    record.notes = job.notes + ([] if job.sandboxed or job.rejected else ["graded without a sandbox"])
+    record.seconds = round(job.seconds, 1)
+    record.save(course.record(assignment, job.student))
+    if job.workspace:
+        shutil.rmtree(job.workspace, ignore_errors=True)
     return record
 
 
 def autograde(course: Course, assignment: str, students: list[str] | None = None,
               workers: int | None = None, timeout: float = NOTEBOOK_TIMEOUT,
-              progress: bool = True) -> list[Record]:
+              progress: bool = True, cell_timeout: int = CELL_TIMEOUT) -> list[Record]:
     """Grade every submitted student (or the ones named) with `workers` processes at a time."""
+    from .samples import read
     students = students if students is not None else course.students(assignment)
     workers = max(1, workers or os.cpu_count() or 1)
+    if sandbox.bubblewrap() is None:
+        print("WARNING: bubblewrap (bwrap) is not available here: grading WITHOUT a sandbox. Student "
+              "code can read and write the course files. Install it (Debian: apt-get install bubblewrap).",
+              file=sys.stderr)
+    release, source = read(course.release(assignment)), read(course.source(assignment))
     backup_gradebook(course)
+    threads = KERNEL_THREADS
     records = []
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        threads = max(1, (os.cpu_count() or 1) // workers)
-        futures = [pool.submit(run_worker, course, assignment, s, timeout, threads) for s in students]
+        jobs = [prepare(course, assignment, s, release, source) for s in students]
+        futures = [pool.submit(run_worker, job, assignment, timeout, threads, cell_timeout) for job in jobs]
         for future in tqdm(as_completed(futures), total=len(futures), desc=f"grading {assignment}",
                            disable=not progress, unit="notebook"):
-            records.append(finish(course, assignment, future.result(), timeout))
+            records.append(finish(course, assignment, future.result(), release, timeout))
     return sorted(records, key=lambda r: r.student)

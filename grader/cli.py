@@ -1,10 +1,11 @@
 """The kit's grading command line: release, collect, autograde, feedback, export, demo.
 
     python -m grader release [clip ...]          solutions/ -> notebooks/ (and the gradebook)
-    python -m grader collect clip FOLDER         FOLDER/<student>.ipynb or FOLDER/<student>/clip.ipynb
+    python -m grader collect clip FOLDER|ZIP     FOLDER/<student>.ipynb, FOLDER/<student>/*.ipynb, or an LMS zip
     python -m grader autograde clip [-j 2]       every submission, in parallel, in its own process
     python -m grader feedback clip               HTML feedback without hidden tests
     python -m grader export clip                 grader/work/grades-clip.csv: score, status, reason
+    python -m grader gradescope clip [OUT.zip]   a Gradescope autograder bundle
     python -m grader demo [clip ...]             all of the above on sample submissions
 """
 from __future__ import annotations
@@ -38,32 +39,44 @@ def release(course: Course, assignments: list[str]) -> None:
         print(f"released {assignment}: {course.release(assignment).relative_to(course.root)}")
 
 
-def collect(course: Course, assignment: str, folder: Path) -> list[str]:
+def make_course(root: Path, assignments: list[str], kit: Path | None = None) -> Course:
+    """A course of its own in `root` (solutions/ copied from the kit, data/ linked), released.
+    Used for grading elsewhere (Gradescope), by the tests and by the benchmark."""
+    import os
+    kit = kit or Course().root
+    (root / "solutions").mkdir(parents=True)
+    for assignment in assignments:
+        shutil.copytree(kit / "solutions" / assignment, root / "solutions" / assignment)
+    os.symlink((kit / "data").resolve(), root / "data")
+    course = Course(root)
+    release(course, assignments)
+    return course
+
+
+def collect(course: Course, assignment: str, source: Path, pattern: str | None = None) -> list[str]:
     """Copy submissions into grader/work/submitted/<student>/<assignment>/.
 
-    A file FOLDER/<student>.ipynb or FOLDER/<student>/<assignment>.ipynb is <student>'s notebook.
+    `source` is a folder (FOLDER/<student>.ipynb or FOLDER/<student>/<any name>.ipynb) or a zip
+    exported by a learning-management system, whose file names carry the student id (Canvas,
+    Moodle and Blackboard names are recognised; `pattern` is a regex with a (?P<student>...)
+    group for others). What was renamed or chosen is noted in the student's record.
     """
-    if not folder.is_dir():
-        raise SystemExit(f"collect: {folder} is not a folder of submissions")
-    found = {}
-    for path in sorted(folder.glob("*.ipynb")):
-        found[path.stem] = path
-    for path in sorted(folder.glob(f"*/{assignment}.ipynb")):
-        found[path.parent.name] = path
-    students = []
-    for student, path in sorted(found.items()):
-        if not valid_student_id(student):
-            print(f"collect: skipped {path}: '{student}' is not a usable student id "
-                  "(letters, digits, '.', '_' and '-')", file=sys.stderr)
-            continue
+    from .lms import find_submissions
+    if not source.exists():
+        raise SystemExit(f"collect: {source} does not exist: give a folder of notebooks or an LMS zip")
+    found, skipped = find_submissions(source, assignment, pattern)
+    for path, why in skipped:
+        print(f"collect: skipped {path}: {why}", file=sys.stderr)
+    for student, (data, notes) in sorted(found.items()):
         target = course.submitted(assignment, student)
         if target.parent.exists():
             shutil.rmtree(target.parent)
         target.parent.mkdir(parents=True)
-        shutil.copyfile(path, target)
-        students.append(student)
-    print(f"collected {len(students)} submission(s) of {assignment} from {folder}")
-    return students
+        target.write_bytes(data)
+        if notes:
+            (target.parent / "collect-notes.txt").write_text("\n".join(notes) + "\n")
+    print(f"collected {len(found)} submission(s) of {assignment} from {source}")
+    return sorted(found)
 
 
 def feedback(course: Course, assignment: str) -> None:
@@ -90,10 +103,10 @@ def export(course: Course, assignment: str, out: Path | None = None) -> Path:
             except MissingEntry:
                 pass
             rows.append([record.student, assignment, f"{record.score:g}", f"{record.max_score:g}",
-                         record.status, record.reason])
+                         record.status, record.reason, "; ".join(record.notes)])
     with open(out, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["student", "assignment", "score", "max_score", "status", "reason"])
+        writer.writerow(["student", "assignment", "score", "max_score", "status", "reason", "notes"])
         writer.writerows(rows)
     return out
 
@@ -134,9 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("release", help="generate notebooks/ from solutions/")
     p.add_argument("assignments", nargs="*")
-    p = sub.add_parser("collect", help="copy a folder of submissions in")
+    p = sub.add_parser("collect", help="copy a folder of submissions, or an LMS zip, in")
     p.add_argument("assignment")
     p.add_argument("folder", type=Path)
+    p.add_argument("--pattern", help="regex with a (?P<student>...) group, for other LMS file names")
     p = sub.add_parser("autograde", help="grade submissions in parallel")
     p.add_argument("assignment")
     p.add_argument("--students", nargs="*")
@@ -150,6 +164,12 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("samples", help="write the sample submissions of an assignment")
     p.add_argument("assignment")
     p.add_argument("folder", type=Path)
+    p = sub.add_parser("gradescope", help="build a Gradescope autograder bundle (zip)")
+    p.add_argument("assignment")
+    p.add_argument("out", type=Path, nargs="?")
+    p = sub.add_parser("gradescope-run", help="(inside Gradescope) grade /autograder/submission")
+    p.add_argument("assignment")
+    p.add_argument("--root", type=Path, default=Path("/autograder"))
     p = sub.add_parser("demo", help="release, grade sample submissions, feedback, export")
     p.add_argument("assignments", nargs="*")
     p.add_argument("-j", "--workers", type=int, default=None)
@@ -159,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "release":
         release(course, args.assignments or course.assignments())
     elif args.command == "collect":
-        collect(course, args.assignment, args.folder)
+        collect(course, args.assignment, args.folder, args.pattern)
     elif args.command == "autograde":
         from .autograde import NOTEBOOK_TIMEOUT, autograde
         rows = autograde(course, args.assignment, args.students or None, workers=args.workers,
@@ -172,6 +192,14 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "samples":
         from .samples import make_samples
         make_samples(course, args.assignment, args.folder)
+    elif args.command == "gradescope":
+        from .gradescope import build_bundle
+        out = args.out or course.work / f"gradescope-{args.assignment}.zip"
+        print(build_bundle(args.assignment, out))
+    elif args.command == "gradescope-run":
+        from .gradescope import run
+        results = run(args.assignment, args.root)
+        print(f"score {results['score']:g}: {results['output']}")
     elif args.command == "demo":
         demo(course, args.assignments or course.assignments(), args.workers)
     return 0

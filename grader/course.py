@@ -66,6 +66,7 @@ class Record:
     max_score: float = 0.0
     cells: dict = field(default_factory=dict)   # grade_id -> {"score", "max_score"}
     seconds: float = 0.0
+    notes: list = field(default_factory=list)   # repairs of the pre-check, degraded mode
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,12 +1,19 @@
 """nbconvert preprocessors the kit adds to nbgrader's feedback step."""
 from __future__ import annotations
 
+import json
+
+import nbformat
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader import utils
-from nbgrader.preprocessors import ClearHiddenTests
+from nbgrader.preprocessors import ClearHiddenTests, Execute
 from nbgrader.preprocessors.base import NbGraderPreprocessor
 from traitlets import Integer
 
 HIDDEN_NOTE = "(the failing check is a hidden test: its code is not shown, only its message)"
+# error names SafeExecute writes when it ends a run (nbgrader's own name for an interrupted,
+# then finished, cell is CellTimeoutError: that one does not end the run)
+KERNEL_DIED, KERNEL_STUCK, NOT_RUN = "KernelDied", "KernelStuck", "NotRun"
 
 
 class HideHiddenTests(ClearHiddenTests):
@@ -60,3 +67,64 @@ class TrimOutputs(NbGraderPreprocessor):
                 else:
                     output.data[mime] = self._trim(value)
         return cell, resources
+
+
+class SafeExecute(Execute):
+    """nbgrader's Execute with three changes for untrusted notebooks:
+
+    - outputs are capped in bytes while they arrive (per cell and per notebook), so a 100 MB
+      line never reaches memory twice, the notebook or the feedback;
+    - a kernel that dies (os._exit, a crash, the memory limit) or that ignores the interrupt
+      after a cell's time-out ends the run: that cell gets an error, later cells are marked
+      not run, and the points earned before still count (nbgrader would fail the whole notebook);
+    - nothing else: grading the outputs is the parent process's job.
+    """
+
+    max_cell_output_bytes = Integer(200_000, help="bytes of output kept per cell").tag(config=True)
+    max_output_bytes = Integer(4_000_000, help="bytes of output kept per notebook").tag(config=True)
+
+    def preprocess(self, nb, resources=None, km=None):
+        self._stopped, self._total_bytes = None, 0
+        return super().preprocess(nb, resources, km)
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type != "code":
+            return cell, resources
+        self._cell_bytes, self._trimmed = 0, False
+        if self._stopped:
+            cell.outputs = [_error(NOT_RUN, f"not run: {self._stopped}")]
+            return cell, resources
+        try:
+            return super().preprocess_cell(cell, resources, index)
+        except DeadKernelError:
+            self._stopped = "the kernel died in an earlier cell"
+            cell.outputs.append(_error(KERNEL_DIED, "the kernel died while running this cell "
+                                       "(os._exit, a crash, or the memory limit)"))
+        except CellTimeoutError:
+            self._stopped = "an earlier cell ran past its time limit and did not stop when interrupted"
+            cell.outputs.append(_error(KERNEL_STUCK, f"this cell ran longer than {self.timeout} s "
+                                       "and did not stop when interrupted"))
+        return cell, resources
+
+    def output(self, outs, msg, display_id, cell_index):
+        content = msg.get("content", {})
+        if msg["msg_type"] == "error":       # never dropped: an error decides the cell's grade
+            content["evalue"] = str(content.get("evalue", ""))[:5000]
+            content["traceback"] = [str(line)[:2000] for line in content.get("traceback", [])[-60:]]
+            return super().output(outs, msg, display_id, cell_index)
+        size = len(json.dumps(content.get("data", content.get("text", ""))))
+        self._cell_bytes += size
+        self._total_bytes += size
+        if self._cell_bytes <= self.max_cell_output_bytes and self._total_bytes <= self.max_output_bytes:
+            return super().output(outs, msg, display_id, cell_index)
+        if not self._trimmed:
+            self._trimmed = True
+            outs.append(nbformat.v4.new_output("stream", name="stdout", text=(
+                f"\n... output trimmed: more than {self.max_cell_output_bytes:,} bytes ...\n")))
+        if content.get("name") == "stderr" and not any(o.get("name") == "stderr" for o in outs):
+            outs.append(nbformat.v4.new_output("stream", name="stderr", text="... stderr trimmed ...\n"))
+        return None
+
+
+def _error(name: str, message: str):
+    return nbformat.v4.new_output("error", ename=name, evalue=message, traceback=[f"{name}: {message}"])

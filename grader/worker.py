@@ -1,10 +1,11 @@
 """Grade one submission inside its own workspace (run as a child process by grader.autograde).
 
-    python -m grader.worker WORKSPACE ASSIGNMENT STUDENT
+    python -m grader.worker WORKSPACE ASSIGNMENT STUDENT [CELL_TIMEOUT]
 
-The workspace is a small course of its own: a copy of the gradebook and the one submitted
-notebook. nbgrader autogrades it there; the parent process reads the grades back and writes
-them into the real gradebook, so a crash here can lose nothing.
+The workspace is a small course of its own: a copy of the gradebook, the one submitted notebook
+(already rebuilt by the pre-check) and the kernelspec of the sandbox. nbgrader autogrades it
+there; the parent process reads the executed notebook, scores it and writes the real gradebook,
+so a crash here can lose nothing.
 """
 from __future__ import annotations
 
@@ -15,10 +16,26 @@ from pathlib import Path
 
 def main(argv: list[str]) -> int:
     workspace, assignment, student = Path(argv[0]), argv[1], argv[2]
+    cell_timeout = int(argv[3]) if len(argv) > 3 else None
     from nbgrader.apps import NbGraderAPI
     from .config import course_config
 
-    api = NbGraderAPI(config=course_config(workspace))
+    from .preprocessors import SafeExecute
+    from .sandbox import KERNEL_NAME
+    from nbconvert.preprocessors import ClearMetadataPreprocessor
+    from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern,
+                                        LimitOutput, SaveAutoGrades)
+
+    config = course_config(workspace)
+    config.Execute.kernel_name = KERNEL_NAME      # the sandboxed kernelspec the parent wrote
+    if cell_timeout:
+        config.Execute.timeout = cell_timeout
+    config.KernelManager.transport = "ipc"        # Unix sockets: the kernel has no network
+    config.KernelManager.ip = str(workspace / "runtime" / "kernel")   # socket files, shared with the sandbox
+    config.Autograde.autograde_preprocessors = [SafeExecute, IgnorePattern, ClearMetadataPreprocessor,
+                                                LimitOutput, SaveAutoGrades, AssignLatePenalties,
+                                                CheckCellMetadata]
+    api = NbGraderAPI(config=config)
     result = api.autograde(assignment, student, force=True, create=True)
     (workspace / "worker-result.json").write_text(json.dumps(
         {"success": bool(result.get("success")), "error": result.get("error") or "",

@@ -2,6 +2,7 @@
 
     python tests/bench.py                     everything
     python tests/bench.py --only notebooks    the notebooks' student runs and autograder runs
+    python tests/bench.py --only grader       the grader against plain nbgrader; a hostile class
     python tests/bench.py --skip-clone        no fresh-clone demo and no make test
 
 Timings on a shared machine are noisy: each is one run, reported as measured.
@@ -59,8 +60,7 @@ def autograder_run(assignment: str) -> dict:
     """Grade the reference answers alone, as the autograder does (short budget)."""
     from grader import samples
     from grader.autograde import autograde
-    from grader.cli import collect
-    from tests.conftest import make_course
+    from grader.cli import collect, make_course
     with tempfile.TemporaryDirectory() as tmp:
         course = make_course(Path(tmp) / "course", [assignment])
         inbox = Path(tmp) / "inbox"
@@ -69,6 +69,81 @@ def autograder_run(assignment: str) -> dict:
         collect(course, assignment, inbox)
         record = autograde(course, assignment, ["reference"], workers=1, progress=False)[0]
     return {"autograder_seconds": record.seconds, "autograder_score": f"{record.score:g}/{record.max_score:g}"}
+
+
+def class_of(course, size: int, hostile: int = 0) -> dict:
+    """Write `size` submissions of clip into an inbox: reference and blank copies and mutants, the
+    last `hostile` of them taken from the hostile suite. Returns {student: (status, score) or None}."""
+    from grader import samples
+    from tests.test_hostile import cases
+    release = samples.read(course.release("clip"))
+    reference = samples.solved(release, samples.read(course.source("clip")))
+    mutants = samples.catalogue("clip")[0]
+    inbox = course.root.parent / "inbox"
+    expected = {}
+    for i in range(size - hostile):
+        kind = i % 4
+        notebook = reference if kind in (0, 1) else release if kind == 2 else samples.mutate(reference, mutants[i % len(mutants)])
+        samples.write(notebook, inbox / f"s{i:03d}.ipynb")
+        expected[f"s{i:03d}"] = ("graded", 27.0) if kind in (0, 1) else ("graded", 0.0) if kind == 2 else None
+    bad = cases(reference, release, {"canary": inbox.parent / "canary.txt", "solution": course.source("clip"),
+                                     "gradebook": course.work / "gradebook.db", "other": inbox / "s000.ipynb"})
+    chosen = ["infinite-loop", "os-exit", "memory-bomb", "huge-output", "input-transformer", "patched-checks",
+              "read-hidden-tests", "write-gradebook", "duplicated-test-cells", "invalid-json"][:hostile]
+    for name in chosen:
+        notebook, status, points, _ = bad[name]
+        path = inbox / f"h-{name}.ipynb"
+        if isinstance(notebook, str):
+            path.write_text(notebook)
+        else:
+            samples.write(notebook, path)
+        expected[f"h-{name}"] = (status, points)
+    return expected
+
+
+def grading_speed(size: int) -> dict:
+    """The kit's grader with 2 workers against plain `nbgrader autograde`, same submissions."""
+    from grader.autograde import autograde
+    from grader.cli import collect, make_course
+    with tempfile.TemporaryDirectory() as tmp:
+        ours = make_course(Path(tmp) / "ours" / "root", ["clip"])
+        class_of(ours, size)
+        students = collect(ours, "clip", ours.root.parent / "inbox")
+        start = time.monotonic()
+        records = autograde(ours, "clip", students, workers=2, progress=False)
+        kit_seconds = time.monotonic() - start
+        plain = make_course(Path(tmp) / "plain" / "root", ["clip"])
+        (plain.root / "nbgrader_config.py").write_text(
+            "from grader.config import course_config\nc = get_config()\n"
+            f"c.merge(course_config({str(plain.root)!r}))\n")
+        collect(plain, "clip", ours.root.parent / "inbox")
+        env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS",)}
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+        start = time.monotonic()
+        subprocess.run(["nbgrader", "autograde", "clip"], cwd=plain.root, env=env, capture_output=True)
+        nbgrader_seconds = time.monotonic() - start
+    return {"class_size": size, "kit_grader_2_workers_seconds": round(kit_seconds, 1),
+            "plain_nbgrader_seconds": round(nbgrader_seconds, 1),
+            "speedup": round(nbgrader_seconds / kit_seconds, 2),
+            "kit_graded": sum(r.status == "graded" for r in records)}
+
+
+def hostile_class(size: int, hostile: int) -> dict:
+    """A class with hostile submissions: is every status and score right?"""
+    from grader.autograde import autograde
+    from grader.cli import collect, make_course
+    with tempfile.TemporaryDirectory() as tmp:
+        course = make_course(Path(tmp) / "class" / "root", ["clip"])
+        expected = class_of(course, size, hostile)
+        collect(course, "clip", course.root.parent / "inbox")
+        start = time.monotonic()
+        records = {r.student: r for r in autograde(course, "clip", sorted(expected), workers=2,
+                                                   progress=False, timeout=300, cell_timeout=60)}
+        seconds = time.monotonic() - start
+    wrong = [f"{name}: {records[name].status} {records[name].score:g}, expected {want}"
+             for name, want in expected.items() if want and (records[name].status, records[name].score) != want]
+    return {"class_size": size, "hostile": hostile, "seconds": round(seconds, 1),
+            "records": len(records), "wrong": wrong}
 
 
 def timed(command: list[str], cwd: Path) -> float:
@@ -94,7 +169,8 @@ def fresh_clone(with_tests: bool) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=["notebooks", "clone"])
+    parser.add_argument("--only", choices=["notebooks", "clone", "grader"])
+    parser.add_argument("--class-size", type=int, default=40)
     parser.add_argument("--skip-clone", action="store_true")
     parser.add_argument("--assignments", nargs="*", default=list(FIGURES))
     args = parser.parse_args()
@@ -105,6 +181,11 @@ def main() -> int:
             results[assignment] = student_run(assignment)
             print(f"[bench] {assignment}: autograder run ...", flush=True)
             results[assignment].update(autograder_run(assignment))
+    if args.only in (None, "grader"):
+        print(f"[bench] grader: {args.class_size} submissions, kit (2 workers) against plain nbgrader ...", flush=True)
+        results["grader_speed"] = grading_speed(args.class_size)
+        print(f"[bench] grader: a class of {args.class_size} with 10 hostile ...", flush=True)
+        results["hostile_class"] = hostile_class(args.class_size, 10)
     if args.only == "clone" or (args.only is None and not args.skip_clone):
         print("[bench] fresh clone: make demo, make demo, make test ...", flush=True)
         results["kit"] = fresh_clone(with_tests=True)

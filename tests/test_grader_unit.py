@@ -3,7 +3,7 @@ from pathlib import Path
 
 import nbformat
 
-from grader.autograde import WorkerRun, backup_gradebook, failure_reason
+from grader.autograde import Job, backup_gradebook, cell_passed, failure_reason, score
 from grader.cli import collect
 from grader.course import Course, Record, valid_student_id
 from grader.preprocessors import HIDDEN_NOTE, HideHiddenTests, TrimOutputs
@@ -48,10 +48,11 @@ def test_collect_takes_files_and_folders(tmp_path):
     (inbox / "bob").mkdir(parents=True)
     (inbox / "alice.ipynb").write_text("{}")
     (inbox / "bob" / "clip.ipynb").write_text("{}")
-    (inbox / "bad name!.ipynb").write_text("{}")
+    (inbox / "Bad Name!.ipynb").write_text("{}")
+    (inbox / "...ipynb").write_text("{}")
     students = collect(course, "clip", inbox)
-    assert students == ["alice", "bob"]
-    assert course.submitted("clip", "alice").is_file() and course.students("clip") == ["alice", "bob"]
+    assert students == ["alice", "bad-name", "bob"]
+    assert course.submitted("clip", "alice").is_file() and course.students("clip") == students
 
 
 def test_student_ids():
@@ -62,7 +63,7 @@ def test_student_ids():
 
 def test_failure_reasons(tmp_path):
     def run(text, timed_out=False):
-        return WorkerRun("s", tmp_path, 1, timed_out, 1.0, text)
+        return Job("s", workspace=tmp_path, returncode=1, timed_out=timed_out, output=text)
     assert "longer than 30 s" in failure_reason(run("", timed_out=True), 30)
     assert "not valid JSON" in failure_reason(run("nbformat.reader.NotJSONError: ..."), 30)
     assert "kernel died" in failure_reason(run("DeadKernelError: Kernel died"), 30)
@@ -82,3 +83,21 @@ def test_record_round_trip(tmp_path):
     record = Record("s", "clip", "graded", "", 3.0, 5.0, {"t": {"score": 3.0, "max_score": 5.0}}, 1.5)
     record.save(tmp_path / "s.json")
     assert Record.load(tmp_path / "s.json") == record
+
+
+def test_scores_come_from_errors_and_stderr_only():
+    release = nbformat.v4.new_notebook()
+    release.cells = [graded_cell("check(a)", []) for _ in range(4)]
+    for i, cell in enumerate(release.cells):
+        cell.metadata.nbgrader["grade_id"] = f"t{i}"
+        cell.metadata.nbgrader["points"] = 2
+    executed = nbformat.from_dict(nbformat.v4.new_notebook())
+    executed.cells = [nbformat.from_dict(dict(c)) for c in release.cells]
+    for cell in executed.cells:
+        cell.execution_count = 1
+    executed.cells[1].outputs = [nbformat.v4.new_output("error", ename="E", evalue="", traceback=[])]
+    executed.cells[2].outputs = [nbformat.v4.new_output("stream", name="stderr", text="warning")]
+    executed.cells[3].outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "100"}, execution_count=1)]
+    assert score(executed, release) == {"t0": 2.0, "t1": 0.0, "t2": 0.0, "t3": 2.0}
+    executed.cells[0].execution_count = None
+    assert not cell_passed(executed.cells[0])

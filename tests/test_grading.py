@@ -8,7 +8,7 @@ import pytest
 
 from grader import samples
 from grader.autograde import autograde
-from grader.cli import collect, export, feedback
+from grader.cli import collect, export, feedback, make_course
 
 ASSIGNMENTS = ["clip"]
 
@@ -18,7 +18,7 @@ def write_class(course, assignment, folder):
     release = samples.read(course.release(assignment))
     reference = samples.solved(release, samples.read(course.source(assignment)))
     mutants, alternatives, _ = samples.catalogue(assignment)
-    notebooks = {"reference": reference, "blank": release}
+    notebooks = {"reference": reference, "reference-2": reference, "reference-3": reference, "blank": release}
     for mutant in mutants:
         notebooks[f"mutant-{mutant.name}"] = samples.mutate(reference, mutant)
     combined = reference                       # all alternatives in one notebook: it must earn full marks
@@ -33,9 +33,8 @@ def write_class(course, assignment, folder):
 
 @pytest.fixture(scope="module", params=ASSIGNMENTS)
 def graded(request, tmp_path_factory):
-    from tests.conftest import make_course
     assignment = request.param
-    course = make_course(tmp_path_factory.mktemp(f"course-{assignment}"), [assignment])
+    course = make_course(tmp_path_factory.mktemp(f"course-{assignment}") / "root", [assignment])
     folder = tmp_path_factory.mktemp(f"submissions-{assignment}")
     names = write_class(course, assignment, folder)
     collect(course, assignment, folder)
@@ -51,6 +50,13 @@ def test_reference_earns_full_marks(graded):
     r = records["reference"]
     lost = {k: v for k, v in r.cells.items() if v["score"] < v["max_score"]}
     assert r.status == "graded" and r.score == r.max_score > 0, f"reference lost points in {lost}"
+
+
+def test_grading_is_deterministic(graded):
+    _, _, records = graded
+    runs = [records[name] for name in ("reference", "reference-2", "reference-3")]
+    assert runs[0].cells == runs[1].cells == runs[2].cells
+    assert runs[0].score == runs[1].score == runs[2].score == runs[0].max_score
 
 
 def test_blank_earns_zero_and_grades_cleanly(graded):
@@ -96,9 +102,9 @@ def test_feedback_hides_hidden_tests_and_export_lists_everyone(graded):
     course, assignment, records = graded
     feedback(course, assignment)
     source = samples.read(course.source(assignment))
-    hidden = [line.strip() for cell in source.cells for line in
-              cell.source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0].split("\n")
-              if "### BEGIN HIDDEN TESTS" in cell.source and len(line.strip()) > 25]
+    hidden_parts = [cell.source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0]
+                    for cell in source.cells if "### BEGIN HIDDEN TESTS" in cell.source]
+    hidden = [line.strip() for part in hidden_parts for line in part.split("\n") if len(line.strip()) > 25]
     assert hidden, "the source notebook has hidden tests"
     for student in ["reference", "mutant-" + samples.catalogue(assignment)[0][0].name]:
         html = course.feedback(assignment, student).read_text()

@@ -1,0 +1,79 @@
+"""Where a student's kernel runs: a bubblewrap sandbox that sees only its own folder.
+
+The kernel is started through a kernelspec of our own whose command wraps ipykernel in
+`bwrap`: a private mount namespace with the operating system, the Python environment, the
+helper library and data/ read-only, the notebook's own folder read-write, an empty /tmp, no
+network (a private network namespace; the kernel talks to nbclient over Unix sockets), its own
+process tree, and a memory limit. Everything else (solutions/, the gradebook and its hidden
+tests, other students' work, the rest of the disk) is simply not there.
+
+Where bubblewrap is missing or cannot create namespaces, grading goes on in a degraded mode:
+the same limits where they can be set, but no isolation, and a warning says so.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+KERNEL_NAME = "mmgrade-sandbox"
+MEMORY_LIMIT = 6 * 2**30        # bytes of address space for a kernel (the reference run needs about 3.5 GiB)
+SYSTEM_PATHS = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc", "/sys"]
+
+
+@functools.lru_cache(maxsize=None)
+def bubblewrap() -> str | None:
+    """The bwrap command if it is installed and can build a sandbox here, else None."""
+    command = shutil.which("bwrap")
+    if command is None:
+        return None
+    probe = [command, "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid", "--die-with-parent", "true"]
+    try:
+        ok = subprocess.run(probe, capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        ok = False
+    return command if ok else None
+
+
+def readable_paths() -> list[Path]:
+    """What a kernel needs to read: the Python installation, the environment, mmkit, data/."""
+    import mmkit
+    from mmkit.data import data_dir
+    paths = {Path(sys.base_prefix), Path(sys.prefix), Path(mmkit.__file__).resolve().parents[1], data_dir().resolve()}
+    return sorted(p.resolve() for p in paths)
+
+
+def kernel_command(scratch: Path, runtime: Path, memory: int = MEMORY_LIMIT) -> tuple[list[str], bool]:
+    """The kernelspec argv for a kernel working in `scratch`; and whether it is sandboxed."""
+    python = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    limits = ["prlimit", f"--as={memory}", "--core=0", "--"] if shutil.which("prlimit") else []
+    bwrap = bubblewrap()
+    if bwrap is None:
+        return limits + python, False
+    # --die-with-parent: the sandbox goes when the worker is killed (a notebook past its time).
+    # JPY_PARENT_PID unset: in its own process tree the kernel's parent is pid 1, which ipykernel
+    # would take for a dead parent and shut down.
+    argv = [bwrap, "--die-with-parent", "--unsetenv", "JPY_PARENT_PID", "--new-session", "--unshare-net", "--unshare-pid", "--unshare-ipc",
+            "--unshare-uts", "--unshare-cgroup-try", "--cap-drop", "ALL"]
+    for path in SYSTEM_PATHS:
+        argv += ["--ro-bind-try", path, path]
+    for path in readable_paths():
+        argv += ["--ro-bind", str(path), str(path)]
+    argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+             "--bind", str(scratch), str(scratch), "--bind", str(runtime), str(runtime),
+             "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp", "--setenv", "MPLCONFIGDIR", "/tmp/matplotlib",
+             "--chdir", str(scratch)]
+    return argv + ["--"] + limits + python, True
+
+
+def install_kernelspec(jupyter_dir: Path, argv: list[str]) -> None:
+    """Write kernels/<KERNEL_NAME>/kernel.json under a JUPYTER_PATH folder."""
+    folder = jupyter_dir / "kernels" / KERNEL_NAME
+    folder.mkdir(parents=True, exist_ok=True)
+    # interrupts as messages: a signal to the process would reach bwrap, not the kernel inside
+    spec = {"argv": argv, "display_name": "Python 3 (grading sandbox)", "language": "python",
+            "interrupt_mode": "message", "metadata": {"debugger": False}}
+    (folder / "kernel.json").write_text(json.dumps(spec, indent=1))

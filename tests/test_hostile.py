@@ -1,0 +1,234 @@
+"""A class with hostile and damaged submissions, graded in one parallel batch.
+
+For every case: the batch finishes, that student's status and score are what they should be,
+and nothing else changes: not the other students' grades, not a manual grade already in the
+gradebook, not a file outside the grader's own work folders.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import sqlite3
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from grader import samples, sandbox
+from grader.autograde import autograde
+from grader.cli import collect, export, feedback, make_course
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
+    sandbox.bubblewrap() is None, reason="bubblewrap is not available here, so isolation cannot be "
+                                         "tested (Debian: apt-get install bubblewrap)")]
+ASSIGNMENT = "clip"
+FULL = 27.0
+
+
+def with_cell(notebook, code: str, after: str | None = "setup"):
+    """The notebook with a student-added code cell after the cell `after` (None: at the end)."""
+    notebook = copy.deepcopy(notebook)
+    cell = nbformat.v4.new_code_cell(code)
+    if after is None:
+        notebook.cells.append(cell)
+    else:
+        index = next(i for i, c in enumerate(notebook.cells) if samples.grade_id(c) == after)
+        notebook.cells.insert(index + 1, cell)
+    return notebook
+
+
+def answers_returning(notebook, code: str):
+    """Every answer cell replaced by `code` (fake answers for cheats that need no implementation)."""
+    notebook = copy.deepcopy(notebook)
+    for cell in samples.answer_cells(notebook).values():
+        cell.source = code
+    return notebook
+
+
+def cases(reference, blank, paths: dict) -> dict:
+    """name -> (notebook or raw text, expected status, expected score, words expected in the reason)."""
+    canary = paths["canary"]
+    fake_answers = ("class Anything:\n"
+                    "    def __call__(self, *a, **k):\n        return Anything()\n"
+                    "    def __getattr__(self, name):\n        return Anything()\n"
+                    "    def __getitem__(self, key):\n        return Anything()\n\n\n"
+                    + "\n".join(f"{n} = Anything()" for n in
+                                 ["tokenize", "ResidualAttentionBlock", "VisionTransformer", "causal_mask",
+                                  "TextTransformer", "CLIP", "clip_loss", "train_step", "zero_shot_classifier",
+                                  "recall_at_k", "pair_scores", "precision_recall"]))
+    patched = answers_returning(blank, fake_answers)
+    patched = with_cell(patched, (
+        "import numpy, torch, mmkit.checks\n"
+        "noop = lambda *a, **k: None\n"
+        "for module in [numpy.testing, torch.testing, mmkit.checks]:\n"
+        "    for name in dir(module):\n"
+        "        if name.startswith(('assert', 'check')):\n"
+        "            setattr(module, name, noop)\n"
+        "check_close = check_equal = check_shape = check_true = check_type = noop"))
+    transformer = with_cell(blank, (
+        "def _skip(lines):\n"
+        "    return ['pass\\n'] if any('check_' in line for line in lines) else lines\n"
+        "get_ipython().input_transformers_cleanup.append(_skip)"))
+    always_equal = copy.deepcopy(reference)
+    samples.answer_cells(always_equal)["precision_recall"].source = (
+        "class Same(float):\n    def __eq__(self, other):\n        return True\n\n\n"
+        "def precision_recall(flagged, corrupted):\n    return Same(0.5), Same(0.5)")
+    renamed = nbformat.writes(reference)
+    return {
+        "reference": (reference, "graded", FULL, ""),
+        "infinite-loop": (with_cell(reference, "while True:\n    pass"), "graded", FULL, ""),
+        "loop-ignoring-sigint": (with_cell(reference, "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+                                           "while True:\n    pass"), "flagged", 0.0, "did not stop when interrupted"),
+        "os-exit": (with_cell(reference, "import os\nos._exit(0)"), "flagged", 0.0, "kernel died"),
+        "kill-kernel": (with_cell(reference, "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"),
+                        "flagged", 0.0, "kernel died"),
+        "memory-bomb": (with_cell(reference, "hog = bytearray(64 * 2**30)"), "graded", FULL, ""),
+        "huge-output": (with_cell(reference, "print('x' * 100_000_000)"), "graded", FULL, ""),
+        "input-transformer": (transformer, "flagged", 0.0, "checks could not fail"),
+        "patched-checks": (patched, "flagged", 0.0, "checks could not fail"),
+        "swallowed-exceptions": (with_cell(blank, "get_ipython().set_custom_exc((Exception,), lambda *a, **k: None)"),
+                                 "flagged", 0.0, "IPython hooks"),
+        "eq-always-true": (always_equal, "flagged", FULL - 2, "comparison"),
+        "read-hidden-tests": (with_cell(blank, (
+            f"import json\nsource = json.load(open({str(paths['solution'])!r}))\n"
+            "for cell in source['cells']:\n    if cell['cell_type'] == 'code':\n"
+            "        exec(''.join(cell['source']).replace('### BEGIN SOLUTION', '').replace('### END SOLUTION', ''))"),
+            after=None), "flagged", 0.0, "course files"),
+        "write-gradebook": (with_cell(blank, (
+            f"import sqlite3\ndb = sqlite3.connect({str(paths['gradebook'])!r})\n"
+            "db.execute('update grade set manual_score = max_score')\ndb.commit()")), "flagged", 0.0, "course files"),
+        "read-other-student": (with_cell(blank, (
+            f"import json\nother = json.load(open({str(paths['other'])!r}))\n"
+            "for cell in other['cells']:\n    if cell['cell_type'] == 'code':\n        exec(''.join(cell['source']))"),
+            after=None), "flagged", 0.0, "course files"),
+        "write-outside": (with_cell(reference, f"open({str(canary)!r}, 'w').write('escaped')"), "graded", FULL, ""),
+        "deleted-test-cells": (drop_tests(reference), "graded", FULL, ""),
+        "duplicated-test-cells": (duplicate_tests(reference), "graded", FULL, ""),
+        "schema-version": (set_schema(reference, 99), "graded", FULL, ""),
+        "invalid-json": (renamed[: len(renamed) // 3], "failed", 0.0, "not valid JSON"),
+        "renamed-file": (renamed, "graded", FULL, ""),
+    }
+
+
+def drop_tests(notebook):
+    notebook = copy.deepcopy(notebook)
+    notebook.cells = [c for c in notebook.cells if samples.grade_id(c) not in ("test_clip_loss", "test_recall")]
+    return notebook
+
+
+def duplicate_tests(notebook):
+    notebook = copy.deepcopy(notebook)
+    notebook.cells += [copy.deepcopy(c) for c in notebook.cells if samples.grade_id(c) == "test_tokenize"]
+    return notebook
+
+
+def set_schema(notebook, version):
+    notebook = copy.deepcopy(notebook)
+    for cell in notebook.cells:
+        if "nbgrader" in cell.metadata:
+            cell.metadata.nbgrader["schema_version"] = version
+    return notebook
+
+
+def tree_digest(folder: Path, skip: tuple[str, ...]) -> dict:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink()
+            and not str(p.relative_to(folder)).startswith(skip)}
+
+
+@pytest.fixture(scope="module")
+def hostile_class(tmp_path_factory):
+    course = make_course(tmp_path_factory.mktemp("hostile") / "root", [ASSIGNMENT])
+    release = samples.read(course.release(ASSIGNMENT))
+    reference = samples.solved(release, samples.read(course.source(ASSIGNMENT)))
+    inbox = tmp_path_factory.mktemp("inbox")
+
+    # A bystander graded first, then given a manual grade: neither may change.
+    samples.write(reference, inbox / "bystander.ipynb")
+    collect(course, ASSIGNMENT, inbox)
+    autograde(course, ASSIGNMENT, ["bystander"], workers=1, progress=False, cell_timeout=30)
+    db = course.work / "gradebook.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("update grade set manual_score = 1.0 where id = (select min(id) from grade)")
+    (inbox / "bystander.ipynb").unlink()
+
+    paths = {"canary": tmp_path_factory.mktemp("outside") / "canary.txt",
+             "solution": course.source(ASSIGNMENT), "gradebook": db,
+             "other": course.submitted(ASSIGNMENT, "bystander")}
+    expected = cases(reference, release, paths)
+    for name, (notebook, *_) in expected.items():
+        if name == "renamed-file":
+            (inbox / name).mkdir()
+            (inbox / name / "Copy of clip (1).ipynb").write_text(notebook)
+        elif isinstance(notebook, str):
+            (inbox / f"{name}.ipynb").write_text(notebook)
+        else:
+            samples.write(notebook, inbox / f"{name}.ipynb")
+
+    skip = ("grader/work/autograded", "grader/work/records", "grader/work/backups", "grader/work/gradebook.db",
+            "grader/work/submitted", "grader/work/feedback")
+    before = tree_digest(course.root, skip)
+    kit_before = tree_digest(Path(__file__).resolve().parents[1] / "solutions", ())
+    bystander_before = rows_of(db, "bystander")
+    collect(course, ASSIGNMENT, inbox)
+    records = {r.student: r for r in autograde(course, ASSIGNMENT, sorted(expected), workers=2, progress=False,
+                                               cell_timeout=30, timeout=240)}
+    return {"course": course, "records": records, "expected": expected, "paths": paths, "before": before,
+            "after": tree_digest(course.root, skip), "bystander": (bystander_before, rows_of(db, "bystander")),
+            "kit": (kit_before, tree_digest(Path(__file__).resolve().parents[1] / "solutions", ()))}
+
+
+def rows_of(db: Path, student: str) -> list:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(
+            "select grade.id, grade.auto_score, grade.manual_score from grade "
+            "join submitted_notebook on grade.notebook_id = submitted_notebook.id "
+            "join submitted_assignment on submitted_notebook.assignment_id = submitted_assignment.id "
+            "where submitted_assignment.student_id = ? order by grade.id", (student,)).fetchall()
+
+
+def test_every_case_has_the_right_status_and_score(hostile_class):
+    problems = []
+    for name, (_, status, score, words) in hostile_class["expected"].items():
+        r = hostile_class["records"].get(name)
+        if r is None:
+            problems.append(f"{name}: no record")
+            continue
+        if r.status != status or abs(r.score - score) > 1e-9 or words not in r.reason:
+            problems.append(f"{name}: {r.status} {r.score:g} ({r.reason}); expected {status} {score:g} ({words})")
+    assert not problems, "\n".join(problems)
+
+
+def test_nothing_else_changed(hostile_class):
+    assert hostile_class["after"] == hostile_class["before"], "files of the course changed"
+    assert hostile_class["kit"][0] == hostile_class["kit"][1], "the kit's solutions changed"
+    assert hostile_class["bystander"][0] == hostile_class["bystander"][1], "another student's grades changed"
+    assert hostile_class["bystander"][0][0][2] == 1.0, "the manual grade is gone"
+    assert not hostile_class["paths"]["canary"].exists(), "a submission wrote outside its folder"
+
+
+def test_repairs_are_noted(hostile_class):
+    records = hostile_class["records"]
+    assert any("restored" in n for n in records["deleted-test-cells"].notes)
+    assert any("duplicated" in n for n in records["duplicated-test-cells"].notes)
+    assert any("schema" in n for n in records["schema-version"].notes)
+    assert any("Copy of clip (1).ipynb" in n for n in records["renamed-file"].notes)
+
+
+def test_outputs_stay_small_and_feedback_has_no_hidden_tests(hostile_class):
+    course = hostile_class["course"]
+    graded = course.autograded(ASSIGNMENT, "huge-output") / f"{ASSIGNMENT}.ipynb"
+    assert graded.stat().st_size < 2_000_000
+    feedback(course, ASSIGNMENT)
+    html = course.feedback(ASSIGNMENT, "huge-output").read_text()
+    assert len(html) < 3_000_000 and "output trimmed" in html
+    rows = export(course, ASSIGNMENT).read_text()
+    assert "flagged" in rows and "failed" in rows
+
+
+def test_every_student_has_a_json_record(hostile_class):
+    folder = hostile_class["course"].work / "records" / ASSIGNMENT
+    for name in hostile_class["expected"]:
+        record = json.loads((folder / f"{name}.json").read_text())
+        assert record["status"] in ("graded", "failed", "flagged")
