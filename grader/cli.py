@@ -111,6 +111,21 @@ def export(course: Course, assignment: str, out: Path | None = None) -> Path:
     return out
 
 
+def export_all(course: Course) -> Path:
+    """grader/work/grades.csv: the rows of every assignment's export, one file for the class."""
+    out = course.work / "grades.csv"
+    rows = []
+    for assignment in course.assignments():
+        if (course.work / "records" / assignment).is_dir():
+            with open(export(course, assignment)) as f:
+                rows += list(csv.reader(f))[1:]
+    with open(out, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student", "assignment", "score", "max_score", "status", "reason", "notes"])
+        writer.writerows(rows)
+    return out
+
+
 def print_table(rows: list[Record]) -> None:
     width = max([len("student")] + [len(r.student) for r in rows])
     print(f"\n{'student':<{width}}  {'score':>11}  status")
@@ -127,18 +142,15 @@ def demo(course: Course, assignments: list[str], workers: int | None) -> None:
     for assignment in assignments:
         folder = course.work / "samples" / assignment
         make_samples(course, assignment, folder)
-        collect(course, assignment, folder)
-        rows = autograde(course, assignment, collect_students(course, assignment, folder), workers=workers)
+        students = collect(course, assignment, folder)
+        rows = autograde(course, assignment, students, workers=workers)
         feedback(course, assignment)
         csv_path = export(course, assignment)
         print_table(rows)
         print(f"\nfeedback: {(course.work / 'feedback').relative_to(course.root)}/<student>/{assignment}/{assignment}.html")
         print(f"grades:   {csv_path.relative_to(course.root)}")
+    print(f"all assignments: {export_all(course).relative_to(course.root)}")
     print(f"demo finished in {time.monotonic() - start:.0f} s")
-
-
-def collect_students(course: Course, assignment: str, folder: Path) -> list[str]:
-    return sorted(p.stem for p in folder.glob("*.ipynb") if valid_student_id(p.stem))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -61,12 +61,17 @@ def solved(release, source):
     return notebook
 
 
-def mutate(notebook, mutant: Mutant):
+def _copy_with_answer(notebook, cell_id: str, what: str):
+    """A copy of the notebook and its answer cell `cell_id` (KeyError naming `what` if none)."""
     notebook = copy.deepcopy(notebook)
     cells = answer_cells(notebook)
-    if mutant.cell not in cells:
-        raise KeyError(f"mutant {mutant.name}: no answer cell {mutant.cell!r}")
-    cell = cells[mutant.cell]
+    if cell_id not in cells:
+        raise KeyError(f"{what}: no answer cell {cell_id!r}")
+    return notebook, cells[cell_id]
+
+
+def mutate(notebook, mutant: Mutant):
+    notebook, cell = _copy_with_answer(notebook, mutant.cell, f"mutant {mutant.name}")
     count = cell.source.count(mutant.old)
     if count != 1:
         raise ValueError(f"mutant {mutant.name}: expected the text to replace once in cell "
@@ -76,11 +81,8 @@ def mutate(notebook, mutant: Mutant):
 
 
 def substitute(notebook, alternative: Alternative):
-    notebook = copy.deepcopy(notebook)
-    cells = answer_cells(notebook)
-    if alternative.cell not in cells:
-        raise KeyError(f"alternative {alternative.name}: no answer cell {alternative.cell!r}")
-    cells[alternative.cell].source = alternative.code.strip("\n")
+    notebook, cell = _copy_with_answer(notebook, alternative.cell, f"alternative {alternative.name}")
+    cell.source = alternative.code.strip("\n")
     return notebook
 
 

@@ -57,13 +57,13 @@ def kernel_command(scratch: Path, runtime: Path, memory: int = MEMORY_LIMIT) -> 
     # JPY_PARENT_PID unset: in its own process tree the kernel's parent is pid 1, which ipykernel
     # would take for a dead parent and shut down.
     argv = [bwrap, "--die-with-parent", "--unsetenv", "JPY_PARENT_PID", "--new-session", "--unshare-net", "--unshare-pid", "--unshare-ipc",
-            "--unshare-uts", "--unshare-cgroup-try", "--cap-drop", "ALL"]
+            "--unshare-uts", "--unshare-cgroup-try", "--cap-drop", "ALL",
+            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]   # first: later binds may lie under /tmp
     for path in SYSTEM_PATHS:
         argv += ["--ro-bind-try", path, path]
     for path in readable_paths():
         argv += ["--ro-bind", str(path), str(path)]
-    argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
-             "--bind", str(scratch), str(scratch), "--bind", str(runtime), str(runtime),
+    argv += ["--bind", str(scratch), str(scratch), "--bind", str(runtime), str(runtime),
              "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp", "--setenv", "MPLCONFIGDIR", "/tmp/matplotlib",
              "--chdir", str(scratch)]
     return argv + ["--"] + limits + python, True
