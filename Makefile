@@ -34,6 +34,9 @@ release: setup   ## regenerate notebooks/ from solutions/
 data: setup   ## rebuild data/ from its builders and refresh data/MANIFEST.json
 	$(PY) data/build_shapes.py
 
+checkpoints: setup   ## retrain the pretrained parts in data/checkpoints/ (CLIP vision tower, language model)
+	$(PY) data/build_checkpoints.py
+
 bench: setup   ## measure the figures quoted in README.md
 	$(PY) tests/bench.py
 

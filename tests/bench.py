@@ -32,6 +32,9 @@ FIGURES = {
             "'image_to_text': image_to_text, 'text_to_image': text_to_image, "
             "'filter_precision': precision, 'filter_recall': recall, 'filter_threshold': threshold, "
             "'batch_size': {b: {'zero_shot': r[0], 'top1': r[1]} for b, r in batch_results.items()}}",
+    "llava": "{'stage2_accuracy': stage2_accuracy, 'stage2_follows_instruction': stage2_following, "
+             "'stage1_accuracy': stage1_accuracy, 'stage1_follows_instruction': stage1_following, "
+             "'class_token_accuracy': cls_accuracy}",
 }
 
 

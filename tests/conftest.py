@@ -4,8 +4,10 @@ from __future__ import annotations
 import pytest
 
 from grader.cli import make_course
+from grader.course import Course
 
 
 @pytest.fixture(scope="session")
-def clip_course(tmp_path_factory):
-    return make_course(tmp_path_factory.mktemp("course") / "root", ["clip"])
+def released_course(tmp_path_factory):
+    """Every assignment released afresh in a throwaway course."""
+    return make_course(tmp_path_factory.mktemp("course") / "root", Course().assignments())

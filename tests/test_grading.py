@@ -9,8 +9,9 @@ import pytest
 from grader import samples
 from grader.autograde import autograde
 from grader.cli import collect, export, feedback, make_course
+from grader.course import Course
 
-ASSIGNMENTS = ["clip"]
+ASSIGNMENTS = Course().assignments()
 
 
 def write_class(course, assignment, folder):

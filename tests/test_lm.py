@@ -1,0 +1,82 @@
+"""The kit's small language model, its tokenizer, the text-only teacher and the checkpoints."""
+import importlib.util
+import random
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mmkit import lm, shapes_qa
+from mmkit.data import data_file
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENE = [{"shape": "circle", "colour": "red", "size": "small", "position": "top left", "box": [1, 1, 11, 11]},
+         {"shape": "square", "colour": "blue", "size": "large", "position": "center", "box": [17, 17, 31, 31]}]
+
+
+def test_tokenizer_keeps_special_tokens_and_round_trips():
+    tokenizer = lm.WordTokenizer(["is", "there", "a", "red", "circle", "?", "yes"])
+    text = f"{lm.BOS} {lm.USER} {lm.IMAGE} Is there a red circle? {lm.ASSISTANT} yes {lm.EOS}"
+    assert tokenizer.split(text) == [lm.BOS, lm.USER, lm.IMAGE, "is", "there", "a", "red", "circle", "?",
+                                     lm.ASSISTANT, "yes", lm.EOS]
+    assert tokenizer.decode(tokenizer.encode(text)) == f"{lm.BOS} {lm.USER} {lm.IMAGE} is there a red circle? {lm.ASSISTANT} yes {lm.EOS}"
+    assert tokenizer.encode("zebra") == [tokenizer.id(lm.UNK)]
+
+
+def test_gpt_is_causal_and_ignores_padding():
+    torch.manual_seed(0)
+    model = lm.GPT(lm.GPTConfig(vocab_size=20, context_length=16, width=32, layers=2, heads=4)).eval()
+    ids = torch.randint(0, 20, (2, 10))
+    logits, _ = model(model.embed(ids))
+    changed = ids.clone()
+    changed[:, 6:] = (changed[:, 6:] + 1) % 20
+    logits2, _ = model(model.embed(changed))
+    assert torch.allclose(logits[:, :6], logits2[:, :6], atol=1e-5), "the future leaked into the past"
+    mask = torch.ones(2, 10, dtype=torch.long)
+    mask[0, 7:] = 0
+    padded, _ = model(model.embed(changed), attention_mask=mask)
+    assert torch.allclose(padded[0, :7], logits2[0, :7], atol=1e-5)
+
+
+def test_gpt_shifts_labels_itself():
+    torch.manual_seed(0)
+    model = lm.GPT(lm.GPTConfig(vocab_size=20, context_length=16, width=32, layers=1, heads=2))
+    ids = torch.randint(0, 20, (3, 8))
+    labels = ids.clone()
+    labels[:, :3] = lm.IGNORE_INDEX
+    logits, loss = model(model.embed(ids), labels=labels)
+    expected = F.cross_entropy(logits[:, 2:-1].reshape(-1, 20), ids[:, 3:].reshape(-1))
+    assert torch.allclose(loss, expected, atol=1e-6)
+
+
+def test_teacher_answers_from_the_objects():
+    rng = random.Random(0)
+    for kind in shapes_qa.QUESTION_TYPES:
+        for _ in range(20):
+            question, answer = shapes_qa.question(SCENE, kind, rng)
+            assert answer in shapes_qa.ANSWER_WORDS[kind], (kind, question, answer)
+    assert shapes_qa.question(SCENE, "count", rng)[1] == "two"
+    assert shapes_qa.description(SCENE).startswith("There are two shapes.")
+    question, answer = shapes_qa.reasoning(SCENE, random.Random(3))
+    assert "because" in answer
+
+
+def test_shipped_checkpoints_load():
+    model, tokenizer = lm.load_checkpoint(data_file("checkpoints/lm.pt"), data_file("checkpoints/lm-tokenizer.json"))
+    assert model.cfg.vocab_size == len(tokenizer) and lm.SYSTEM.split()[1] in tokenizer.stoi
+    blob = torch.load(data_file("checkpoints/clip_vision.pt"), weights_only=True)
+    assert blob["zero_shot_seen"] >= 0.9 and "conv1.weight" in blob["state_dict"]
+
+
+def test_language_model_pretraining_is_deterministic(tmp_path, monkeypatch):
+    spec = importlib.util.spec_from_file_location("build_checkpoints", ROOT / "data" / "build_checkpoints.py")
+    builder = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(builder)
+    states = []
+    for run in range(2):
+        monkeypatch.setattr(builder, "OUT", tmp_path / str(run))
+        builder.build_lm(steps=3, batch_size=8)
+        states.append(torch.load(tmp_path / str(run) / "lm.pt", weights_only=True)["state_dict"])
+    assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
+    assert (tmp_path / "0" / "lm-tokenizer.json").read_text() == data_file("checkpoints/lm-tokenizer.json").read_text()
