@@ -31,8 +31,9 @@ lab: setup
 release: setup   ## regenerate notebooks/ from solutions/
 	$(PY) -m grader release
 
-data: setup   ## rebuild data/ from its builders and refresh data/MANIFEST.json
+data: setup   ## rebuild data/ from its builders and refresh data/MANIFEST.json (Spoken needs espeak-ng)
 	$(PY) data/build_shapes.py
+	$(PY) data/build_spoken.py
 
 checkpoints: setup   ## retrain the pretrained parts in data/checkpoints/ (CLIP vision tower, language model)
 	$(PY) data/build_checkpoints.py

@@ -101,3 +101,50 @@ def test_unknown_split_is_explained(tmp_path, monkeypatch):
     copy_data(tmp_path, monkeypatch)
     with pytest.raises(data.DataError, match="not listed"):
         data.load_shapes("tarin")
+
+
+def test_spoken_splits_voices_and_held_out_pairs():
+    import numpy as np
+    train, test = data.load_spoken("train"), data.load_spoken("test")
+    assert set(train.column_names) >= {"id", "speaker", "text", "phonemes", "flac", "sample_rate", "duration"}
+    assert set(train["speaker"]) == {f"s{i}" for i in range(6)}
+    audio = data.decode_audio(train[0]["flac"])
+    assert audio.dtype == np.float32 and abs(len(audio) / 16000 - train[0]["duration"]) < 1e-3
+    assert 0.5 < np.abs(audio).max() <= 1.0
+    said = {(s, t) for s, t in zip(train["speaker"], train["text"])}
+    for speaker, text in zip(test["speaker"], test["text"]):
+        assert (speaker, text) not in said, "a test pair is in train"
+        assert any(t == text for s, t in said if s != speaker), "a test phrase no other voice says in train"
+    for text, phonemes in zip(train["text"], train["phonemes"]):
+        groups = phonemes.split("|")       # espeak-ng joins short function words ('in the')
+        assert 1 <= len(groups) <= len(text.split()) and all(g.strip() for g in groups), (text, phonemes)
+
+
+def test_spoken_voices_differ_in_pitch():
+    import librosa
+    import numpy as np
+    train = data.load_spoken("train")
+    medians = {}
+    for speaker in sorted(set(train["speaker"])):
+        rows = [r for r in train.select(range(len(train))) if r["speaker"] == speaker][:3]
+        f0 = np.concatenate([librosa.pyin(data.decode_audio(r["flac"]), fmin=50, fmax=400, sr=16000)[0] for r in rows])
+        medians[speaker] = float(np.nanmedian(f0))
+    ordered = sorted(medians.values())
+    ratios = [b / a for a, b in zip(ordered, ordered[1:])]
+    assert min(ratios) > 1.1, f"two voices are within 10% in pitch: {medians}"
+
+
+def test_spoken_rebuild_matches_manifest(tmp_path):
+    import shutil as sh
+    if sh.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed (Debian: apt-get install espeak-ng); .ci/run installs it")
+    spec = importlib.util.spec_from_file_location("build_spoken", ROOT / "data" / "build_spoken.py")
+    builder = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(builder)
+    manifest = json.loads((ROOT / "data" / "MANIFEST.json").read_text())
+    import subprocess
+    version = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True).stdout.split()[3]
+    if version != manifest["spoken/train.parquet"]["espeak_ng"]:
+        pytest.skip(f"espeak-ng {version} here, the data was built with {manifest['spoken/train.parquet']['espeak_ng']}")
+    for relative, entry in builder.build(tmp_path).items():
+        assert entry["content_sha256"] == manifest[relative]["content_sha256"], f"{relative} rebuilds differently"

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["DataError", "data_dir", "data_file", "load_shapes", "images_to_tensor"]
+__all__ = ["DataError", "data_dir", "data_file", "load_shapes", "images_to_tensor", "load_spoken", "decode_audio"]
 
 
 class DataError(FileNotFoundError):
@@ -70,17 +70,39 @@ def data_file(relative: str) -> Path:
     return path
 
 
+def _load_parquet(relative: str):
+    import datasets
+    path = data_file(relative)
+    datasets.disable_progress_bars()
+    cache = Path(tempfile.gettempdir()) / "mmkit-datasets-cache"
+    return datasets.load_dataset("parquet", data_files=str(path), split="train", cache_dir=str(cache))
+
+
 def load_shapes(split: str):
     """The Shapes dataset split ('train', 'val', 'test' or 'zeroshot') as a datasets.Dataset.
 
     Columns: image (PIL), captions (list of str), objects (list of {shape, colour, size,
     position, box}), n_objects, held_out (whether an object is a combination never in train).
     """
-    import datasets
-    path = data_file(f"shapes/{split}.parquet")
-    datasets.disable_progress_bars()
-    cache = Path(tempfile.gettempdir()) / "mmkit-datasets-cache"
-    return datasets.load_dataset("parquet", data_files=str(path), split="train", cache_dir=str(cache))
+    return _load_parquet(f"shapes/{split}.parquet")
+
+
+def load_spoken(split: str):
+    """The Spoken dataset split ('train', 'val' or 'test') as a datasets.Dataset.
+
+    Columns: id, speaker ('s0'..'s5'), text, phonemes (IPA, space-separated, '|' between word groups),
+    flac (bytes: decode with decode_audio), sample_rate (16000), duration (seconds).
+    """
+    return _load_parquet(f"spoken/{split}.parquet")
+
+
+def decode_audio(flac: bytes) -> np.ndarray:
+    """FLAC bytes -> float32 samples in [-1, 1] (mono). soundfile decodes; no FFmpeg needed."""
+    import io
+
+    import soundfile as sf
+    samples, _ = sf.read(io.BytesIO(flac), dtype="float32")
+    return samples
 
 
 def images_to_tensor(dataset) -> torch.Tensor:
