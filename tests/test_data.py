@@ -148,3 +148,14 @@ def test_spoken_rebuild_matches_manifest(tmp_path):
         pytest.skip(f"espeak-ng {version} here, the data was built with {manifest['spoken/train.parquet']['espeak_ng']}")
     for relative, entry in builder.build(tmp_path).items():
         assert entry["content_sha256"] == manifest[relative]["content_sha256"], f"{relative} rebuilds differently"
+
+
+def test_spoken_clips_resample_trim_and_index_speakers():
+    import numpy as np
+    rows, clips = data.load_spoken("val"), data.spoken_clips("val", sample_rate=8000)
+    assert len(clips) == len(rows) and {c["speaker"] for c in clips} == set(range(6))
+    for clip, row in zip(clips, rows):
+        assert clip["audio"].dtype == np.float32 and clip["text"] == row["text"]
+        assert data.SPOKEN_SPEAKERS[clip["speaker"]] == row["speaker"]
+        # 8 kHz: half the samples, a little less where silence was trimmed
+        assert 0.5 * row["duration"] * 8000 < len(clip["audio"]) <= row["duration"] * 8000 + 1

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["DataError", "data_dir", "data_file", "load_shapes", "images_to_tensor", "load_spoken", "decode_audio"]
+__all__ = ["DataError", "data_dir", "data_file", "load_shapes", "images_to_tensor", "load_spoken", "decode_audio",
+           "spoken_clips", "SPOKEN_SPEAKERS"]
 
 
 class DataError(FileNotFoundError):
@@ -103,6 +104,25 @@ def decode_audio(flac: bytes) -> np.ndarray:
     import soundfile as sf
     samples, _ = sf.read(io.BytesIO(flac), dtype="float32")
     return samples
+
+
+SPOKEN_SPEAKERS = [f"s{i}" for i in range(6)]
+
+
+def spoken_clips(split: str, sample_rate: int = 16000, trim_db: float = 40) -> list[dict]:
+    """The Spoken split as waveforms ready for a model: a list of {'audio': float32 array at
+    `sample_rate`, 'speaker': index 0..5, 'text': str}, leading and trailing silence trimmed
+    (silence teaches a sample-level model to stay silent)."""
+    import librosa
+    clips = []
+    for row in load_spoken(split):
+        audio = decode_audio(row["flac"])
+        if sample_rate != row["sample_rate"]:
+            audio = librosa.resample(audio, orig_sr=row["sample_rate"], target_sr=sample_rate)
+        audio, _ = librosa.effects.trim(audio, top_db=trim_db)
+        clips.append({"audio": audio.astype(np.float32), "speaker": SPOKEN_SPEAKERS.index(row["speaker"]),
+                      "text": row["text"]})
+    return clips
 
 
 def images_to_tensor(dataset) -> torch.Tensor:
