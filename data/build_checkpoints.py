@@ -1,7 +1,7 @@
 """Build the pretrained parts that later assignments load from data/checkpoints/.
 
-    python data/build_checkpoints.py            # everything (about 8 minutes on 2 CPU cores)
-    python data/build_checkpoints.py lm         # one part: clip_vision or lm
+    python data/build_checkpoints.py            # everything
+    python data/build_checkpoints.py lm         # one part: clip_vision, lm, wavenet or vocoder
 
 - clip_vision.pt: the vision tower of the CLIP reference solution, trained at full length by
   running solutions/clip/clip.ipynb as a student would and saving `model.visual`.
@@ -9,13 +9,22 @@
   alone: captions, and conversations in the LLaVA template in which the scene is written out as
   text (mmkit.shapes_qa). It plays Vicuna's part: it can follow the conversation format, but has
   never seen an image.
+- wavenet.pt: the WaveNet of the WaveNet assignment (its solution's own classes, read from
+  solutions/wavenet/wavenet.ipynb), twice as wide as the notebook's default, trained for 8000
+  steps on the Spoken training clips at 8 kHz. It is the one part that wants a GPU: about 5
+  minutes on an H200, hours on 2 CPU cores.
+- wavenet_vocoder.pt: the same classes with local conditioning on mel spectrograms (the
+  notebook's MelWaveNet), as wide, 3250 steps of 48 windows: about 2 minutes on an H200, hours on
+  2 CPU cores.
 
+clip_vision and lm take about 8 minutes together on 2 CPU cores.
 Each run is seeded and deterministic on the same machine; data/MANIFEST.json records the hashes.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 import sys
 import time
@@ -104,6 +113,111 @@ def build_lm(steps: int = 3000, batch_size: int = 64, seed: int = 0) -> list[Pat
     return [OUT / "lm.pt", OUT / "lm-tokenizer.json"]
 
 
+WAVENET_CELLS = ["constants", "mu_law", "causal_conv", "config", "residual_block", "wavenet", "wavenet_loss", "vocoder"]
+# the notebook's WaveNetConfig, twice as wide: students train the default width for a minute
+WAVENET_PRETRAINED = {"residual_channels": 64, "gate_channels": 64, "skip_channels": 128}
+# the vocoder: as wide, with a shorter receptive field (the mel spectrogram carries the rest)
+VOCODER = {**WAVENET_PRETRAINED, "dilations": tuple(2 ** i for i in range(8)) * 2}
+VOCODER_STEPS = 3250
+
+
+def wavenet_definitions() -> dict:
+    """Run the cells of the WaveNet solution that define mu-law, the model and the vocoder, so that
+    the checkpoints have exactly the architecture students build (read as JSON: no Jupyter needed)."""
+    import math
+    from dataclasses import dataclass
+
+    import numpy as np
+    notebook = json.loads((ROOT / "solutions" / "wavenet" / "wavenet.ipynb").read_text())
+    namespace = {"torch": torch, "nn": torch.nn, "F": torch.nn.functional, "np": np, "math": math,
+                 "dataclass": dataclass, "print": lambda *args, **kwargs: None}
+    try:
+        import librosa   # for the vocoder's log_mel; a GPU machine may train without it
+        namespace["librosa"] = librosa
+    except ImportError:
+        pass
+    cells = {c["metadata"].get("nbgrader", {}).get("grade_id"): "".join(c["source"]) for c in notebook["cells"]}
+    for grade_id in WAVENET_CELLS:
+        exec(cells[grade_id], namespace)
+    return namespace
+
+
+def wavenet_training_data(definitions: dict, with_mel: bool = False) -> list[tuple]:
+    """The Spoken training clips at the notebook's rate: (mu-law levels, speaker index, log mel or None)."""
+    from mmkit.data import spoken_clips
+    return [(torch.from_numpy(definitions["mu_law_encode"](c["audio"])), c["speaker"],
+             torch.from_numpy(definitions["log_mel"](c["audio"])) if with_mel else None)
+            for c in spoken_clips("train", definitions["SAMPLE_RATE"])]
+
+
+def training_windows(data, batch_size: int, length: int, hop: int, rng):
+    """Random windows of `length` levels (starting on a multiple of `hop`), their speakers, and their mel
+    frames when the data has them (short clips padded with silence, and their mel with its floor)."""
+    windows, speakers, mels = [], [], []
+    for i in rng.choice(len(data), size=batch_size):
+        levels, speaker, mel = data[i]
+        if len(levels) < length:
+            levels = torch.nn.functional.pad(levels, (0, length - len(levels)), value=128)
+        frame = int(rng.integers(0, (len(levels) - length) // hop + 1))
+        windows.append(levels[frame * hop: frame * hop + length])
+        speakers.append(speaker)
+        if mel is not None:
+            frames = length // hop
+            mel = torch.nn.functional.pad(mel, (0, max(0, frame + frames - mel.shape[1])), value=math.log(1e-5))
+            mels.append(mel[:, frame: frame + frames])
+    return torch.stack(windows), torch.tensor(speakers), torch.stack(mels) if mels else None
+
+
+def train_wavenet(definitions: dict, data, config: dict, vocoder: bool = False, steps: int = 8000,
+                  batch_size: int = 32, length: int = 6000, lr: float = 2e-3, seed: int = 0,
+                  device: str | None = None):
+    """Teacher-forced next-sample training on random windows, as in the notebook, only longer."""
+    import numpy as np
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model_class = definitions["MelWaveNet" if vocoder else "WaveNet"]
+    model = model_class(definitions["WaveNetConfig"](**config)).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.05)
+    start = time.monotonic()
+    for step in range(steps):
+        q, speaker, mel = training_windows(data, batch_size, length, definitions["HOP"] if vocoder else 1, rng)
+        q, speaker = q.to(device), speaker.to(device)
+        logits = model(q, speaker, mel.to(device)) if vocoder else model(q, speaker)
+        loss = definitions["wavenet_loss"](logits, q)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        if step % 250 == 0 or step == steps - 1:
+            print(f"{'vocoder' if vocoder else 'wavenet'} step {step}: {loss.item() / math.log(2):.3f} bits "
+                  f"({time.monotonic() - start:.0f} s)", flush=True)
+    return model.cpu().eval(), steps
+
+
+def save_wavenet(definitions: dict, model, steps: int, name: str) -> list[Path]:
+    from dataclasses import asdict
+    target = OUT / f"{name}.pt"
+    OUT.mkdir(parents=True, exist_ok=True)
+    torch.save({"config": asdict(model.cfg), "state_dict": model.state_dict(), "steps": steps,
+                "sample_rate": definitions["SAMPLE_RATE"]}, target)
+    return [target]
+
+
+def build_wavenet() -> list[Path]:
+    definitions = wavenet_definitions()
+    model, steps = train_wavenet(definitions, wavenet_training_data(definitions), WAVENET_PRETRAINED)
+    return save_wavenet(definitions, model, steps, "wavenet")
+
+
+def build_vocoder() -> list[Path]:
+    definitions = wavenet_definitions()
+    data = wavenet_training_data(definitions, with_mel=True)
+    model, steps = train_wavenet(definitions, data, VOCODER, vocoder=True, steps=VOCODER_STEPS, batch_size=48, length=4096)
+    return save_wavenet(definitions, model, steps, "wavenet_vocoder")
+
+
 def update_manifest(paths: list[Path]) -> None:
     manifest_path = DATA / "MANIFEST.json"
     manifest = json.loads(manifest_path.read_text())
@@ -115,7 +229,7 @@ def update_manifest(paths: list[Path]) -> None:
 
 
 if __name__ == "__main__":
-    parts = sys.argv[1:] or ["clip_vision", "lm"]
-    builders = {"clip_vision": build_clip_vision, "lm": build_lm}
+    builders = {"clip_vision": build_clip_vision, "lm": build_lm, "wavenet": build_wavenet, "vocoder": build_vocoder}
+    parts = sys.argv[1:] or list(builders)
     for part in parts:
         update_manifest(builders[part]())
