@@ -150,29 +150,13 @@ def wavenet_training_data(definitions: dict, with_mel: bool = False) -> list[tup
             for c in spoken_clips("train", definitions["SAMPLE_RATE"])]
 
 
-def training_windows(data, batch_size: int, length: int, hop: int, rng):
-    """Random windows of `length` levels (starting on a multiple of `hop`), their speakers, and their mel
-    frames when the data has them (short clips padded with silence, and their mel with its floor)."""
-    windows, speakers, mels = [], [], []
-    for i in rng.choice(len(data), size=batch_size):
-        levels, speaker, mel = data[i]
-        if len(levels) < length:
-            levels = torch.nn.functional.pad(levels, (0, length - len(levels)), value=128)
-        frame = int(rng.integers(0, (len(levels) - length) // hop + 1))
-        windows.append(levels[frame * hop: frame * hop + length])
-        speakers.append(speaker)
-        if mel is not None:
-            frames = length // hop
-            mel = torch.nn.functional.pad(mel, (0, max(0, frame + frames - mel.shape[1])), value=math.log(1e-5))
-            mels.append(mel[:, frame: frame + frames])
-    return torch.stack(windows), torch.tensor(speakers), torch.stack(mels) if mels else None
-
-
 def train_wavenet(definitions: dict, data, config: dict, vocoder: bool = False, steps: int = 8000,
                   batch_size: int = 32, length: int = 6000, lr: float = 2e-3, seed: int = 0,
                   device: str | None = None):
     """Teacher-forced next-sample training on random windows, as in the notebook, only longer."""
     import numpy as np
+
+    from mmkit.data import random_windows
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -182,7 +166,7 @@ def train_wavenet(definitions: dict, data, config: dict, vocoder: bool = False, 
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.05)
     start = time.monotonic()
     for step in range(steps):
-        q, speaker, mel = training_windows(data, batch_size, length, definitions["HOP"] if vocoder else 1, rng)
+        q, speaker, mel = random_windows(data, batch_size, length, rng, hop=definitions["HOP"] if vocoder else 1)
         q, speaker = q.to(device), speaker.to(device)
         logits = model(q, speaker, mel.to(device)) if vocoder else model(q, speaker)
         loss = definitions["wavenet_loss"](logits, q)

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 __all__ = ["DataError", "data_dir", "data_file", "load_shapes", "images_to_tensor", "load_spoken", "decode_audio",
-           "spoken_clips", "SPOKEN_SPEAKERS"]
+           "spoken_clips", "SPOKEN_SPEAKERS", "random_windows"]
 
 
 class DataError(FileNotFoundError):
@@ -123,6 +123,28 @@ def spoken_clips(split: str, sample_rate: int = 16000, trim_db: float = 40) -> l
         clips.append({"audio": audio.astype(np.float32), "speaker": SPOKEN_SPEAKERS.index(row["speaker"]),
                       "text": row["text"]})
     return clips
+
+
+def random_windows(data, batch_size: int, length: int, rng, hop: int = 1):
+    """A training batch for a sample-level audio model: from `data`, a list of (levels (T,),
+    speaker) or (levels, speaker, mel (n_mels, frames)), random windows of `length` levels
+    starting on a multiple of `hop`, their speakers, and their mel frames (None without mels).
+    Short clips are padded with silence (mu-law level 128), their mel with its floor log(1e-5).
+    Returns (B, length) levels, (B,) speakers, (B, n_mels, length // hop) mels or None."""
+    windows, speakers, mels = [], [], []
+    for i in rng.choice(len(data), size=batch_size):
+        levels, speaker, *rest = data[i]
+        mel = rest[0] if rest else None
+        if len(levels) < length:
+            levels = torch.nn.functional.pad(levels, (0, length - len(levels)), value=128)
+        frame = int(rng.integers(0, (len(levels) - length) // hop + 1))
+        windows.append(levels[frame * hop: frame * hop + length])
+        speakers.append(speaker)
+        if mel is not None:
+            frames = length // hop
+            mel = torch.nn.functional.pad(mel, (0, max(0, frame + frames - mel.shape[1])), value=float(np.log(1e-5)))
+            mels.append(mel[:, frame: frame + frames])
+    return torch.stack(windows), torch.tensor(speakers), torch.stack(mels) if mels else None
 
 
 def images_to_tensor(dataset) -> torch.Tensor:
