@@ -156,6 +156,7 @@ def test_spoken_clips_resample_trim_and_index_speakers():
     assert len(clips) == len(rows) and {c["speaker"] for c in clips} == set(range(6))
     for clip, row in zip(clips, rows):
         assert clip["audio"].dtype == np.float32 and clip["text"] == row["text"]
+        assert clip["phonemes"] == data.phoneme_tokens(row["phonemes"])
         assert data.SPOKEN_SPEAKERS[clip["speaker"]] == row["speaker"]
         # 8 kHz: half the samples, a little less where silence was trimmed
         assert 0.5 * row["duration"] * 8000 < len(clip["audio"]) <= row["duration"] * 8000 + 1

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 __all__ = ["DataError", "data_dir", "data_file", "load_shapes", "images_to_tensor", "load_spoken", "decode_audio",
-           "spoken_clips", "SPOKEN_SPEAKERS", "random_windows"]
+           "spoken_clips", "SPOKEN_SPEAKERS", "random_windows", "phoneme_tokens"]
 
 
 class DataError(FileNotFoundError):
@@ -111,8 +111,9 @@ SPOKEN_SPEAKERS = [f"s{i}" for i in range(6)]
 
 def spoken_clips(split: str, sample_rate: int = 16000, trim_db: float = 40) -> list[dict]:
     """The Spoken split as waveforms ready for a model: a list of {'audio': float32 array at
-    `sample_rate`, 'speaker': index 0..5, 'text': str}, leading and trailing silence trimmed
-    (silence teaches a sample-level model to stay silent)."""
+    `sample_rate`, 'speaker': index 0..5, 'text': str, 'phonemes': list of str (with '|' between
+    word groups)}, leading and trailing silence trimmed (silence teaches a sample-level model to
+    stay silent)."""
     import librosa
     clips = []
     for row in load_spoken(split):
@@ -121,8 +122,17 @@ def spoken_clips(split: str, sample_rate: int = 16000, trim_db: float = 40) -> l
             audio = librosa.resample(audio, orig_sr=row["sample_rate"], target_sr=sample_rate)
         audio, _ = librosa.effects.trim(audio, top_db=trim_db)
         clips.append({"audio": audio.astype(np.float32), "speaker": SPOKEN_SPEAKERS.index(row["speaker"]),
-                      "text": row["text"]})
+                      "text": row["text"], "phonemes": phoneme_tokens(row["phonemes"])})
     return clips
+
+
+def phoneme_tokens(phonemes: str) -> list[str]:
+    """'ɐ|b l uː' -> ['ɐ', '|', 'b', 'l', 'uː']: the dataset's phoneme string as tokens, '|' between
+    word groups."""
+    tokens = []
+    for i, word in enumerate(phonemes.split("|")):
+        tokens += (["|"] if i else []) + word.split()
+    return tokens
 
 
 def random_windows(data, batch_size: int, length: int, rng, hop: int = 1):
