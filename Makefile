@@ -35,7 +35,7 @@ data: setup   ## rebuild data/ from its builders and refresh data/MANIFEST.json 
 	$(PY) data/build_shapes.py
 	$(PY) data/build_spoken.py
 
-checkpoints: setup   ## retrain data/checkpoints/ (CLIP vision tower, language model, WaveNet and its vocoder; WaveNet wants a GPU)
+checkpoints: setup   ## retrain data/checkpoints/ (CLIP vision tower, language model, WaveNet and its vocoder, the VALL-E codec, recogniser and models; WaveNet wants a GPU)
 	$(PY) data/build_checkpoints.py
 
 bench: setup   ## measure the figures quoted in README.md

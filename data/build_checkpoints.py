@@ -17,6 +17,16 @@
   notebook's MelWaveNet), as wide, 3250 steps of 48 windows: about 2 minutes on an H200, hours on
   2 CPU cores.
 
+- valle_codec.pt: the VALL-E assignment's codec (its solution's classes: the student's RVQ in a
+  small SEANet-style autoencoder), 2500 steps of 32 half-second windows with a multi-scale mel
+  loss, an L1 waveform loss and the commitment loss: about 12 minutes on 2 CPU cores.
+- valle_judges.pt: mmkit.speech's CTC phoneme recogniser and speaker identifier, trained on the
+  real Spoken training clips only (the independent judges of generated speech): about 3 minutes
+  on 2 CPU cores.
+- valle_ar.pt, valle_nar.pt (parts valle_ar, valle_nar): the solution's AR and NAR models trained
+  on codec tokens of the Spoken training clips, each target paired with a short prompt clip of its
+  speaker (needs valle_codec.pt), 2500 and 1500 steps: about 20 minutes each on 2 CPU cores.
+
 clip_vision and lm take about 8 minutes together on 2 CPU cores.
 Each run is seeded and deterministic on the same machine; data/MANIFEST.json records the hashes.
 """
@@ -121,6 +131,12 @@ VOCODER = {**WAVENET_PRETRAINED, "dilations": tuple(2 ** i for i in range(8)) * 
 VOCODER_STEPS = 3250
 
 
+def _cells(assignment: str) -> dict[str, str]:
+    """grade_id -> source of the solution notebook's cells (read as JSON: no Jupyter needed)."""
+    notebook = json.loads((ROOT / "solutions" / assignment / f"{assignment}.ipynb").read_text())
+    return {c["metadata"].get("nbgrader", {}).get("grade_id"): "".join(c["source"]) for c in notebook["cells"]}
+
+
 def wavenet_definitions() -> dict:
     """Run the cells of the WaveNet solution that define mu-law, the model and the vocoder, so that
     the checkpoints have exactly the architecture students build (read as JSON: no Jupyter needed)."""
@@ -128,7 +144,6 @@ def wavenet_definitions() -> dict:
     from dataclasses import dataclass
 
     import numpy as np
-    notebook = json.loads((ROOT / "solutions" / "wavenet" / "wavenet.ipynb").read_text())
     namespace = {"torch": torch, "nn": torch.nn, "F": torch.nn.functional, "np": np, "math": math,
                  "dataclass": dataclass, "print": lambda *args, **kwargs: None}
     try:
@@ -136,7 +151,7 @@ def wavenet_definitions() -> dict:
         namespace["librosa"] = librosa
     except ImportError:
         pass
-    cells = {c["metadata"].get("nbgrader", {}).get("grade_id"): "".join(c["source"]) for c in notebook["cells"]}
+    cells = _cells("wavenet")
     for grade_id in WAVENET_CELLS:
         exec(cells[grade_id], namespace)
     return namespace
@@ -202,6 +217,149 @@ def build_vocoder() -> list[Path]:
     return save_wavenet(definitions, model, steps, "wavenet_vocoder")
 
 
+VALLE_CELLS = ["constants", "bitrate", "bitrate_table", "vq", "rvq", "codec", "phonemes", "phoneme_ids", "transformer",
+               "attention_mask", "ar_targets", "ar_model", "adaln", "nar_model"]
+VALLE_DATA_CELLS = ["encode", "pairs"]      # run with `codec` and `clips` in the namespace
+CODEC_STEPS = 3000
+VALLE_STEPS = {"ar": 2500, "nar": 1500}
+AR_CORRUPTION = 0.3       # input codes replaced at random, so that the AR model must read the phonemes
+
+
+def valle_definitions(with_data: bool = False) -> dict:
+    """Run the VALL-E solution's cells that define the codec, the phonemes and both models (and, with
+    data, the encoded Spoken clips and the notebook's training pairs), as for WaveNet."""
+    import numpy as np
+
+    import mmkit
+    from mmkit.data import data_file, spoken_clips
+    namespace = {"torch": torch, "nn": torch.nn, "F": torch.nn.functional, "np": np, "math": math, "time": time, "mmkit": mmkit,
+                 "dataclass": __import__("dataclasses").dataclass, "data_file": data_file,
+                 "print": lambda *args, **kwargs: None}
+    namespace["clips"] = {split: spoken_clips(split, 8000) for split in ["train", "test"]}
+    cells = _cells("valle")
+    for grade_id in VALLE_CELLS:
+        exec(cells[grade_id], namespace)
+    if with_data:
+        namespace["codec"] = namespace["load_codec"]()
+        for grade_id in VALLE_DATA_CELLS:
+            exec(cells[grade_id], namespace)
+    return namespace
+
+
+class SpectralLoss(torch.nn.Module):
+    """Multi-resolution spectral reconstruction loss: at each STFT size, the mean L1 distance of log
+    mel spectrograms (EnCodec's) plus that of log linear magnitudes (Parallel WaveGAN's), whose
+    fine frequency resolution keeps the harmonics, hence the pitch, that mel bands blur."""
+
+    def __init__(self, sample_rate: int = 8000, scales=(256, 512, 1024), n_mels: int = 64):
+        super().__init__()
+        import librosa
+        self.scales = scales
+        for n in scales:
+            self.register_buffer(f"filters{n}", torch.tensor(librosa.filters.mel(sr=sample_rate, n_fft=n, n_mels=n_mels)))
+            self.register_buffer(f"window{n}", torch.hann_window(n))
+
+    def forward(self, out, target):
+        l1 = torch.nn.functional.l1_loss
+        total = 0
+        for n in self.scales:
+            stft = lambda x: torch.stft(x, n, hop_length=n // 4, window=getattr(self, f"window{n}"),
+                                        return_complex=True).abs().pow(2)
+            power_out, power_target = stft(out), stft(target)
+            mel = getattr(self, f"filters{n}")
+            total = total + l1(torch.log(mel @ power_out + 1e-5), torch.log(mel @ power_target + 1e-5))
+            total = total + l1(torch.log(power_out + 1e-5), torch.log(power_target + 1e-5)) / 2
+        return total / len(self.scales)
+
+
+def train_codec(definitions: dict, steps: int = CODEC_STEPS, batch_size: int = 32, length: int = 4000,
+                lr: float = 1e-3, seed: int = 0):
+    """Random half-second windows of the training clips; loss = multi-resolution spectral + 0.1 L1 waveform +
+    commitment (EnCodec's weights for the first two), Adam with beta1 0.5, one-cycle schedule."""
+    import numpy as np
+    F = torch.nn.functional
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    clips = [torch.from_numpy(c["audio"]) for c in definitions["clips"]["train"]]
+    model = definitions["Codec"](definitions["CodecConfig"]())
+    spectral_loss = SpectralLoss(definitions["SAMPLE_RATE"])
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.5, 0.9))
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.05)
+    start = time.monotonic()
+    for step in range(steps):
+        windows = []
+        for i in rng.choice(len(clips), batch_size):
+            audio = F.pad(clips[i], (0, max(0, length - len(clips[i]))))
+            offset = int(rng.integers(0, len(audio) - length + 1))
+            windows.append(audio[offset: offset + length])
+        x = torch.stack(windows)
+        out, _, commitment = model(x)
+        reconstruction = spectral_loss(out, x)
+        loss = reconstruction + 0.1 * F.l1_loss(out, x) + commitment
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        if step % 100 == 0 or step == steps - 1:
+            print(f"codec step {step}: spectral {reconstruction.item():.3f} ({time.monotonic() - start:.0f} s)", flush=True)
+    return model.eval()
+
+
+def build_valle_codec() -> list[Path]:
+    from dataclasses import asdict
+    model = train_codec(valle_definitions())
+    target = OUT / "valle_codec.pt"
+    torch.save({"config": asdict(model.cfg), "state_dict": model.state_dict(), "steps": CODEC_STEPS}, target)
+    return [target]
+
+
+def train_valle(definitions: dict, which: str, steps: int | None = None, batch_size: int = 32, lr: float = 1e-3,
+                seed: int = 0):
+    """The notebook's training pairs and losses (cells 'pairs'), longer, with AdamW and a one-cycle schedule."""
+    import numpy as np
+    steps = steps or VALLE_STEPS[which]
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    cfg = definitions["VALLEConfig"]()
+    model = definitions["ARModel" if which == "ar" else "NARModel"](cfg)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.05)
+    start = time.monotonic()
+    for step in range(steps):
+        batch = definitions["train_pairs"](rng, batch_size)
+        if which == "ar":
+            loss = definitions["ar_loss"](model, batch, corruption=AR_CORRUPTION)[0]
+        else:
+            loss = definitions["nar_loss"](model, batch, int(rng.integers(1, cfg.n_codebooks)))[0]
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        if step % 100 == 0 or step == steps - 1:
+            print(f"{which} step {step}: {loss.item():.3f} nats ({time.monotonic() - start:.0f} s)", flush=True)
+    return model.eval()
+
+
+def build_valle(which: str) -> list[Path]:
+    from dataclasses import asdict
+    definitions = valle_definitions(with_data=True)
+    model = train_valle(definitions, which)
+    target = OUT / f"valle_{which}.pt"
+    torch.save({"config": asdict(model.cfg), "state_dict": model.state_dict(), "steps": VALLE_STEPS[which],
+                "phonemes": definitions["PHONEMES"]}, target)
+    return [target]
+
+
+def build_judges() -> list[Path]:
+    from mmkit.data import spoken_clips
+    from mmkit.speech import save_judges, train_recogniser, train_speaker_identifier
+    clips = spoken_clips("train", 8000)
+    target = OUT / "valle_judges.pt"
+    save_judges(train_recogniser(clips), train_speaker_identifier(clips), target)
+    return [target]
+
+
 def update_manifest(paths: list[Path]) -> None:
     manifest_path = DATA / "MANIFEST.json"
     manifest = json.loads(manifest_path.read_text())
@@ -213,7 +371,9 @@ def update_manifest(paths: list[Path]) -> None:
 
 
 if __name__ == "__main__":
-    builders = {"clip_vision": build_clip_vision, "lm": build_lm, "wavenet": build_wavenet, "vocoder": build_vocoder}
+    builders = {"clip_vision": build_clip_vision, "lm": build_lm, "wavenet": build_wavenet, "vocoder": build_vocoder,
+                "valle_codec": build_valle_codec, "judges": build_judges,
+                "valle_ar": lambda: build_valle("ar"), "valle_nar": lambda: build_valle("nar")}
     parts = sys.argv[1:] or list(builders)
     for part in parts:
         update_manifest(builders[part]())

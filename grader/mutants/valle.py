@@ -1,0 +1,221 @@
+"""Realistic mistakes and correct alternatives for the VALL-E assignment (see grader/samples.py)."""
+from grader.samples import Alternative, Mutant
+
+MUTANTS = [
+    Mutant("residual-not-subtracted", "rvq", "residual = residual - q\n", "residual = residual\n",
+           ["test_rvq"], "every codebook quantises the input again, not what the others missed"),
+    Mutant("residual-detached", "rvq", "residual = residual - q\n", "residual = residual - q.detach()\n",
+           ["test_rvq"], "the encoder's gradient is multiplied by the number of codebooks"),
+    Mutant("ema-in-eval", "vq", "        if self.training:\n            self.ema_update",
+           "        if True:\n            self.ema_update", ["test_vq_straight_through"],
+           "the codebook keeps moving while the codec is evaluated"),
+    Mutant("dropout-never-last", "rvq", "torch.randint(1, len(self.layers) + 1, ())", "torch.randint(1, len(self.layers), ())",
+           ["test_rvq_dropout"], "quantizer dropout never trains the last codebook (randint excludes its upper bound)"),
+    Mutant("no-laplace", "vq", "self.codebook.copy_(self.code_sum / smoothed[:, None])",
+           "self.codebook.copy_(self.code_sum / self.cluster_size[:, None])", ["test_vq_ema"],
+           "no Laplace smoothing: an unused code divides by zero"),
+    Mutant("no-straight-through", "vq", "return x + (quantised - x).detach(), codes, commitment",
+           "return quantised, codes, commitment", ["test_vq_straight_through"],
+           "no straight-through estimator: the encoder gets no gradient"),
+    Mutant("dead-codes-forgotten", "vq", "            self.cluster_size[dead] = self.dead_threshold\n", "",
+           ["test_vq_init_dead"], "a replaced code keeps its dead count: replaced again at every step"),
+    Mutant("audio-sees-future", "attention_mask", "allowed[Tx:, Tx:] = torch.tril(allowed[Tx:, Tx:])",
+           "allowed[Tx:, Tx:] = allowed[Tx:, Tx:]",
+           ["test_attention_mask"], "the AR model's audio attends to the future"),
+    Mutant("text-sees-audio", "attention_mask", "    allowed[:Tx, Tx:] = False\n", "",
+           ["test_attention_mask"], "phonemes attend to the audio"),
+    Mutant("end-token-missing", "ar_targets", "    targets[torch.arange(B), lengths] = eos\n", "",
+           ["test_ar_targets"], "no EOS target: the model never learns to stop"),
+    Mutant("shared-positions", "ar_model",
+           "y = self.audio_embedding(audio) + sinusoids(Ty, self.cfg.dim, text.device)",
+           "y = self.audio_embedding(audio) + sinusoids(Tx + Ty, self.cfg.dim, text.device)[Tx:]",
+           ["test_ar_model"], "audio positions continue from the text's: the same frame moves with the text length"),
+    Mutant("nar-sees-target", "nar_model", "known = is_prompt | (k < stage)", "known = is_prompt | (k <= stage)",
+           ["test_nar_model"], "the NAR model sees the codebook it must predict"),
+    Mutant("nar-prompt-partial", "nar_model", "known = is_prompt | (k < stage)",
+           "known = (is_prompt & (k <= stage)) | (k < stage)", ["test_nar_model"],
+           "prompt frames embed only the lower codebooks: the voice's detail is lost"),
+    Mutant("adaln-without-one", "adaln", "return (1 + scale) * self.norm(x) + shift", "return scale * self.norm(x) + shift",
+           ["test_adaln"], "AdaLN scale without 1 +: zero-initialised, it zeroes every layer"),
+    Mutant("nar-head-previous-codebook", "nar_model", "return h @ self.audio_embeddings[stage].weight.T",
+           "return h @ self.audio_embeddings[stage - 1].weight.T", ["test_nar_model"],
+           "the output layer tied to the wrong codebook's embedding"),
+    Mutant("kmeans-without-code-sum", "vq", "        self.code_sum.copy_(centres * counts[:, None])\n", "",
+           ["test_vq_init_dead"], "k-means leaves the EMA sums at zero: the first update drags every code to zero"),
+    Mutant("generate-without-top-k", "generate", "        if top_k:\n", "        if False:\n",
+           ["test_generate"], "top-k ignored: any code may be sampled"),
+    Mutant("generate-ignores-eos", "generate", "        if token == ar.EOS:\n            break\n", "",
+           ["test_generate"], "generation never stops at the end token"),
+]
+
+ALTERNATIVES = [
+    Alternative("bitrate-bits-loop", "bitrate", '''
+def bitrate(n_codebooks, codebook_size, frame_rate):
+    bits_per_code = np.log2(codebook_size)
+    return float(frame_rate) * n_codebooks * float(bits_per_code)
+
+
+def raw_bitrate(sample_rate, bits_per_sample=16):
+    return sample_rate * bits_per_sample * 1.0
+'''),
+    Alternative("vq-cdist", "vq", '''
+class VectorQuantizer(nn.Module):
+    def __init__(self, dim, codebook_size, decay=0.99, eps=1e-5, dead_threshold=2.0):
+        super().__init__()
+        self.codebook_size, self.decay, self.eps, self.dead_threshold = codebook_size, decay, eps, dead_threshold
+        self.register_buffer("codebook", torch.zeros(codebook_size, dim))
+        self.register_buffer("cluster_size", torch.zeros(codebook_size))
+        self.register_buffer("code_sum", torch.zeros(codebook_size, dim))
+        self.register_buffer("initialised", torch.tensor(False))
+
+    def nearest(self, x):
+        return torch.cdist(x, self.codebook).argmin(dim=1)
+
+    @torch.no_grad()
+    def kmeans_init(self, x, iters=10):
+        K = self.codebook_size
+        centres = x[torch.randint(len(x), (K,))].clone()
+        for _ in range(iters):
+            assign = self.nearest_to(x, centres)
+            for k in range(K):
+                members = x[assign == k]
+                if len(members):
+                    centres[k] = members.mean(0)
+        assign = self.nearest_to(x, centres)
+        counts = torch.bincount(assign, minlength=K).float()
+        self.codebook[:] = centres
+        self.cluster_size[:] = counts
+        self.code_sum[:] = centres * counts[:, None]
+        self.initialised.fill_(True)
+
+    @staticmethod
+    def nearest_to(x, centres):
+        return torch.cdist(x, centres).argmin(dim=1)
+
+    @torch.no_grad()
+    def ema_update(self, x, codes):
+        counts = torch.bincount(codes, minlength=self.codebook_size).float()
+        sums = torch.zeros_like(self.code_sum).index_add_(0, codes, x)
+        self.cluster_size[:] = self.decay * self.cluster_size + (1 - self.decay) * counts
+        self.code_sum[:] = self.decay * self.code_sum + (1 - self.decay) * sums
+        n = self.cluster_size.sum()
+        laplace = n * (self.cluster_size + self.eps) / (n + self.codebook_size * self.eps)
+        self.codebook[:] = self.code_sum / laplace.unsqueeze(1)
+
+    @torch.no_grad()
+    def replace_dead_codes(self, x):
+        for k in torch.nonzero(self.cluster_size < self.dead_threshold).flatten().tolist():
+            row = x[torch.randint(len(x), ())]
+            self.codebook[k] = row
+            self.cluster_size[k] = self.dead_threshold
+            self.code_sum[k] = row * self.dead_threshold
+
+    def forward(self, x):
+        if self.training:
+            if not bool(self.initialised):
+                self.kmeans_init(x.detach())
+        codes = self.nearest(x.detach())
+        if self.training:
+            self.ema_update(x.detach(), codes)
+            self.replace_dead_codes(x.detach())
+        q = self.codebook[codes]
+        out = q + x - x.detach()
+        return out, codes, ((x - q.detach()) ** 2).mean()
+'''),
+    Alternative("rvq-lists", "rvq", '''
+class ResidualVQ(nn.Module):
+    def __init__(self, dim, n_codebooks, codebook_size, **vq_options):
+        super().__init__()
+        self.layers = nn.ModuleList(VectorQuantizer(dim, codebook_size, **vq_options) for _ in range(n_codebooks))
+
+    def forward(self, x, n_codebooks=None):
+        if n_codebooks is None:
+            n_codebooks = len(self.layers)
+            if self.training:
+                n_codebooks = int(np.random.randint(1, len(self.layers) + 1))
+        outputs, codes, losses = [], [], []
+        residual = x
+        for i in range(n_codebooks):
+            q, c, loss = self.layers[i](residual)
+            outputs.append(q)
+            codes.append(c)
+            losses.append(loss)
+            residual = residual - q
+        return torch.stack(outputs).sum(0), torch.stack(codes), torch.stack(losses).sum(), residual
+
+    def decode(self, codes):
+        out = torch.zeros(codes.shape[1], self.layers[0].codebook.shape[1])
+        for i in range(codes.shape[0]):
+            out = out + self.layers[i].codebook[codes[i]]
+        return out
+'''),
+    Alternative("mask-by-blocks", "attention_mask", '''
+def attention_mask(text_len, Tx, audio_len, Ty, causal):
+    B = len(text_len)
+    text_keys = torch.arange(Tx)[None, :] < text_len[:, None]             # (B, Tx)
+    audio_keys = torch.arange(Ty)[None, :] < audio_len[:, None]           # (B, Ty)
+    top = torch.cat([text_keys[:, None, :].expand(B, Tx, Tx), torch.zeros(B, Tx, Ty, dtype=torch.bool)], 2)
+    if causal:
+        audio_block = torch.ones(Ty, Ty).tril().bool()[None] & audio_keys[:, None, :]
+    else:
+        audio_block = audio_keys[:, None, :].expand(B, Ty, Ty)
+    bottom = torch.cat([text_keys[:, None, :].expand(B, Ty, Tx), audio_block], 2)
+    return torch.cat([top, bottom], 1)
+'''),
+    Alternative("targets-by-loop", "ar_targets", '''
+def ar_inputs_targets(codes, lengths, bos, eos):
+    B, T = codes.shape
+    inputs = torch.full((B, T + 1), bos)
+    targets = torch.full((B, T + 1), -100)
+    for b in range(B):
+        n = int(lengths[b])
+        inputs[b, 1:n + 1] = codes[b, :n]
+        targets[b, :n] = codes[b, :n]
+        targets[b, n] = eos
+    return inputs, targets
+'''),
+    Alternative("adaln-manual", "adaln", '''
+class AdaptiveLayerNorm(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim, elementwise_affine=False)
+        self.to_scale_shift = nn.Linear(dim, 2 * dim)
+        nn.init.zeros_(self.to_scale_shift.weight)
+        nn.init.zeros_(self.to_scale_shift.bias)
+
+    def forward(self, x, stage_embedding):
+        D = x.shape[-1]
+        params = self.to_scale_shift(stage_embedding)
+        gamma, beta = params[:, :D].unsqueeze(1), params[:, D:].unsqueeze(1)
+        mean = x.mean(-1, keepdim=True)
+        var = x.var(-1, keepdim=True, unbiased=False)
+        return (x - mean) / torch.sqrt(var + 1e-5) * (1 + gamma) + beta
+'''),
+    Alternative("generate-kv-free-loop", "generate", '''
+@torch.no_grad()
+def generate(ar, nar, text, prompt_codes, max_frames, top_k=10, temperature=1.0, generator=None):
+    n, Tp = prompt_codes.shape
+    text_len = torch.tensor([text.shape[0]])
+    tokens = [ar.BOS] + prompt_codes[0].tolist()
+    for _ in range(max_frames):
+        audio = torch.tensor(tokens)
+        logits = ar(text[None], text_len, audio[None], torch.tensor([len(tokens)]))[0, -1] / temperature
+        values, indices = logits.topk(top_k)
+        choice = torch.multinomial(F.softmax(values, -1), 1, generator=generator)
+        token = int(indices[choice])
+        if token == ar.EOS:
+            break
+        tokens.append(token)
+    new = torch.tensor(tokens[1 + Tp:], dtype=torch.long)
+    T = len(new)
+    codes = torch.cat([prompt_codes, torch.zeros(n, T, dtype=torch.long)], 1)
+    codes[0, Tp:] = new
+    for j in range(1, n):
+        logits = nar(text[None], text_len, codes[None], torch.tensor([Tp]), torch.tensor([Tp + T]), j)
+        codes[j, Tp:] = logits[0, Tp:].argmax(-1)
+    return codes[:, Tp:]
+'''),
+]
+
+# the two mutants that the demo grades beside the reference, the blank and a damaged file
+DEMO = ["residual-not-subtracted", "nar-sees-target"]
