@@ -2,6 +2,8 @@
 from grader.samples import Alternative, Mutant
 
 MUTANTS = [
+    Mutant("bitrate-codebook-size", "bitrate", "n_codebooks * math.log2(codebook_size) * frame_rate",
+           "n_codebooks * codebook_size * frame_rate", ["test_bitrate"], "counts codes, not bits: K instead of log2 K"),
     Mutant("residual-not-subtracted", "rvq", "residual = residual - q\n", "residual = residual\n",
            ["test_rvq"], "every codebook quantises the input again, not what the others missed"),
     Mutant("residual-detached", "rvq", "residual = residual - q\n", "residual = residual - q.detach()\n",
@@ -19,6 +21,8 @@ MUTANTS = [
            "no straight-through estimator: the encoder gets no gradient"),
     Mutant("dead-codes-forgotten", "vq", "            self.cluster_size[dead] = self.dead_threshold\n", "",
            ["test_vq_init_dead"], "a replaced code keeps its dead count: replaced again at every step"),
+    Mutant("phoneme-ids-no-separator", "phoneme_ids", 'prompt_phonemes + ["|"] + target_phonemes',
+           "prompt_phonemes + target_phonemes", ["test_phoneme_ids"], "prompt and target phonemes run together"),
     Mutant("audio-sees-future", "attention_mask", "allowed[Tx:, Tx:] = torch.tril(allowed[Tx:, Tx:])",
            "allowed[Tx:, Tx:] = allowed[Tx:, Tx:]",
            ["test_attention_mask"], "the AR model's audio attends to the future"),
