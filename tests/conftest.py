@@ -1,6 +1,9 @@
 """Shared fixtures: a throwaway course (a copy of solutions/ with its own release and gradebook)."""
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import pytest
 
 from grader.cli import make_course
@@ -11,3 +14,13 @@ from grader.course import Course
 def released_course(tmp_path_factory):
     """Every assignment released afresh in a throwaway course."""
     return make_course(tmp_path_factory.mktemp("course") / "root", Course().assignments())
+
+
+@pytest.fixture(scope="session")
+def builder():
+    """data/build_checkpoints.py as a module (it is a script, not a package)."""
+    path = Path(__file__).resolve().parents[1] / "data" / "build_checkpoints.py"
+    spec = importlib.util.spec_from_file_location("build_checkpoints", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -1,23 +1,11 @@
 """The WaveNet checkpoints: built from the solution's own classes, loadable, and as good as claimed."""
-import importlib.util
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from mmkit.data import data_file
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def builder():
-    spec = importlib.util.spec_from_file_location("build_checkpoints", ROOT / "data" / "build_checkpoints.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
