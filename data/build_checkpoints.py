@@ -220,7 +220,8 @@ def build_vocoder() -> list[Path]:
 VALLE_CELLS = ["constants", "bitrate", "bitrate_table", "vq", "rvq", "codec", "phonemes", "phoneme_ids", "transformer",
                "attention_mask", "ar_targets", "ar_model", "adaln", "nar_model"]
 VALLE_DATA_CELLS = ["encode", "pairs"]      # run with `codec` and `clips` in the namespace
-CODEC_STEPS = 3000
+CODEC_STEPS = 3000         # stage 1: encoder, RVQ and a transposed-convolution decoder
+DECODER_STEPS = 3000       # stage 2: the notebook's harmonic decoder on the frozen codes
 VALLE_STEPS = {"ar": 2500, "nar": 1500}
 AR_CORRUPTION = 0.3       # input codes replaced at random, so that the AR model must read the phonemes
 
@@ -272,16 +273,46 @@ class SpectralLoss(torch.nn.Module):
         return total / len(self.scales)
 
 
+def conv_decoder(cfg, ResidualUnit):
+    """Stage 1's decoder, EnCodec's mirror of the encoder: transposed convolutions up to the waveform. It
+    trains the encoder and the codebooks; the notebook's harmonic decoder then replaces it (stage 2)."""
+    nn = torch.nn
+    channels = cfg.channels * 2 ** len(cfg.strides)
+    layers = [nn.Conv1d(cfg.latent, channels, 7, padding=3)]
+    for s in reversed(cfg.strides):   # T -> T x s
+        layers += [nn.ELU(), nn.ConvTranspose1d(channels, channels // 2, 2 * s, stride=s, padding=(s + 1) // 2,
+                                                output_padding=s % 2),
+                   ResidualUnit(channels // 2, 1), ResidualUnit(channels // 2, 3)]
+        channels //= 2
+    return nn.Sequential(*layers, nn.ELU(), nn.Conv1d(channels, 1, 7, padding=3), nn.Tanh())
+
+
+def random_crops(rng, items: list[tuple], batch_size: int, frames: int, hop: int) -> list[tuple]:
+    """A batch of aligned random crops, `frames` frames long, of (waveform, per-frame tensors...) tuples;
+    short clips are zero-padded."""
+    F = torch.nn.functional
+    crops = []
+    for i in rng.choice(len(items), batch_size):
+        audio, *per_frame = items[i]
+        T = max(frames, -(-len(audio) // hop))
+        audio = F.pad(audio, (0, T * hop - len(audio)))
+        per_frame = [F.pad(x, (0, T - x.shape[-1])) for x in per_frame]
+        o = int(rng.integers(0, T - frames + 1))
+        crops.append((audio[o * hop: (o + frames) * hop], *[x[..., o: o + frames] for x in per_frame]))
+    return [torch.stack(parts) for parts in zip(*crops)]
+
+
 def train_codec(definitions: dict, steps: int = CODEC_STEPS, batch_size: int = 32, length: int = 4000,
                 lr: float = 1e-3, seed: int = 0):
-    """Random half-second windows of the training clips; loss = multi-resolution spectral + 0.1 L1 waveform +
-    commitment (EnCodec's weights for the first two), Adam with beta1 0.5, one-cycle schedule."""
+    """Stage 1. Random half-second windows of the training clips; loss = multi-resolution spectral + 0.1 L1
+    waveform + commitment (EnCodec's weights for the first two), Adam with beta1 0.5, one-cycle schedule."""
     import numpy as np
     F = torch.nn.functional
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     clips = [torch.from_numpy(c["audio"]) for c in definitions["clips"]["train"]]
-    model = definitions["Codec"](definitions["CodecConfig"]())
+    model = definitions["Codec"](definitions["CodecConfig"](),
+                                 decoder=lambda cfg: conv_decoder(cfg, definitions["ResidualUnit"]))
     spectral_loss = SpectralLoss(definitions["SAMPLE_RATE"])
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.5, 0.9))
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.05)
@@ -305,12 +336,82 @@ def train_codec(definitions: dict, steps: int = CODEC_STEPS, batch_size: int = 3
     return model.eval()
 
 
-def build_valle_codec() -> list[Path]:
+def pitch_targets(audio, hop: int, sample_rate: int = 8000):
+    """(T,) f0 per codec frame by librosa.pyin, 0 where unvoiced."""
+    import librosa
+    import numpy as np
+    f0, voiced, _ = librosa.pyin(audio.numpy(), fmin=50, fmax=400, sr=sample_rate, frame_length=1024, hop_length=hop)
+    T = -(-len(audio) // hop)
+    return torch.tensor(np.where(voiced, f0, 0.0)[:T], dtype=torch.float32)
+
+
+def train_harmonic_decoder(definitions: dict, codec, steps: int = DECODER_STEPS, batch_size: int = 32,
+                           frames: int = 25, lr: float = 1e-3, seed: int = 0):
+    """Stage 2. A fresh harmonic decoder on the frozen encoder and codebooks (so the codes do not change):
+    spectral loss plus the error of its f0 in octaves on voiced frames. The oscillator is driven by the
+    pyin f0 where there is one (teacher forcing), so the spectral loss trains amplitudes and noise and
+    the pitch loss alone trains f0. All codebooks half of the time, else fewer (as the quantizer dropout of
+    stage 1), so that the decoder makes the most of every codebook."""
+    import numpy as np
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    codec.decoder = definitions["HarmonicDecoder"](codec.cfg)
+    codec.eval()
+    hop, n_codebooks = codec.hop, codec.cfg.n_codebooks
+    items = []
+    for clip in definitions["clips"]["train"]:
+        audio = torch.from_numpy(clip["audio"])
+        items.append((audio, codec.encode(definitions["pad_to_frames"](audio))[0], pitch_targets(audio, hop)))
+    spectral_loss = SpectralLoss(definitions["SAMPLE_RATE"])
+    optimizer = torch.optim.Adam(codec.decoder.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.05)
+    start = time.monotonic()
+    for step in range(steps):
+        x, codes, f0_target = random_crops(rng, items, batch_size, frames, hop)     # codes (B, 8, frames)
+        n = n_codebooks if rng.random() < 0.5 else int(rng.integers(1, n_codebooks))
+        with torch.no_grad():
+            z = codec.frames(codes[:, :n])
+        f0, amplitudes, noise = codec.decoder.controls(z)
+        f0_target = f0_target.repeat_interleave(codec.cfg.control_rate, dim=1)   # frames -> control steps
+        voiced = f0_target > 0
+        out = codec.decoder.synthesise(torch.where(voiced, f0_target, f0.detach()), amplitudes, noise)
+        reconstruction = spectral_loss(out, x)
+        pitch = (torch.log2(f0[voiced]) - torch.log2(f0_target[voiced])).abs().mean()
+        loss = reconstruction + pitch
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        if step % 100 == 0 or step == steps - 1:
+            print(f"decoder step {step}: spectral {reconstruction.item():.3f}, pitch error {pitch.item():.3f} octaves "
+                  f"({time.monotonic() - start:.0f} s)", flush=True)
+    return codec.eval()
+
+
+def save_codec(codec) -> list[Path]:
     from dataclasses import asdict
-    model = train_codec(valle_definitions())
     target = OUT / "valle_codec.pt"
-    torch.save({"config": asdict(model.cfg), "state_dict": model.state_dict(), "steps": CODEC_STEPS}, target)
+    torch.save({"config": asdict(codec.cfg), "state_dict": codec.state_dict(),
+                "steps": {"codec": CODEC_STEPS, "decoder": DECODER_STEPS}}, target)
     return [target]
+
+
+def build_valle_codec() -> list[Path]:
+    """Both stages."""
+    definitions = valle_definitions()
+    return save_codec(train_harmonic_decoder(definitions, train_codec(definitions)))
+
+
+def build_valle_decoder() -> list[Path]:
+    """Stage 2 only, on the shipped codec's encoder and codebooks (its codes, hence valle_ar and valle_nar,
+    stay valid)."""
+    definitions = valle_definitions()
+    blob = torch.load(OUT / "valle_codec.pt", map_location="cpu", weights_only=True)
+    codec = definitions["Codec"](definitions["CodecConfig"](**{**blob["config"], "strides": tuple(blob["config"]["strides"])}))
+    for name in ["encoder", "quantizer"]:       # whatever decoder the file holds, it is retrained
+        part = {k[len(name) + 1:]: v for k, v in blob["state_dict"].items() if k.startswith(name + ".")}
+        getattr(codec, name).load_state_dict(part)
+    return save_codec(train_harmonic_decoder(definitions, codec))
 
 
 def train_valle(definitions: dict, which: str, steps: int | None = None, batch_size: int = 32, lr: float = 1e-3,
@@ -372,7 +473,7 @@ def update_manifest(paths: list[Path]) -> None:
 
 if __name__ == "__main__":
     builders = {"clip_vision": build_clip_vision, "lm": build_lm, "wavenet": build_wavenet, "vocoder": build_vocoder,
-                "valle_codec": build_valle_codec, "judges": build_judges,
+                "valle_codec": build_valle_codec, "valle_decoder": build_valle_decoder, "judges": build_judges,
                 "valle_ar": lambda: build_valle("ar"), "valle_nar": lambda: build_valle("nar")}
     parts = sys.argv[1:] or list(builders)
     for part in parts:
