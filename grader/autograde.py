@@ -76,7 +76,7 @@ def scratch_folder(workspace: Path, assignment: str, student: str) -> Path:
     return workspace / "grader" / "work" / "autograded" / student / assignment
 
 
-def prepare(course: Course, assignment: str, student: str, release, source) -> Job:
+def prepare(course: Course, assignment: str, student: str, release, source, numba: Path | None = None) -> Job:
     """Pre-check and workspace, in the parent, before any student code runs."""
     job = Job(student)
     submitted = course.submitted(assignment, student)
@@ -105,7 +105,7 @@ def prepare(course: Course, assignment: str, student: str, release, source) -> J
     scratch.mkdir(parents=True)
     runtime = workspace / "runtime"
     runtime.mkdir()
-    argv, job.sandboxed = sandbox.kernel_command(scratch, runtime)
+    argv, job.sandboxed = sandbox.kernel_command(scratch, runtime, numba=numba)
     sandbox.install_kernelspec(workspace / "jupyter", argv)
     job.workspace = workspace
     return job
@@ -258,8 +258,9 @@ def autograde(course: Course, assignment: str, students: list[str] | None = None
     backup_gradebook(course)
     threads = KERNEL_THREADS
     records = []
+    numba = sandbox.numba_cache() if sandbox.bubblewrap() else None
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        jobs = [prepare(course, assignment, s, release, source) for s in students]
+        jobs = [prepare(course, assignment, s, release, source, numba) for s in students]
         futures = [pool.submit(run_worker, job, assignment, timeout, threads, cell_timeout) for job in jobs]
         for future in tqdm(as_completed(futures), total=len(futures), desc=f"grading {assignment}",
                            disable=not progress, unit="notebook"):

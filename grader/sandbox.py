@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
+from importlib import metadata
 from pathlib import Path
 
 KERNEL_NAME = "mmgrade-sandbox"
@@ -38,6 +41,52 @@ def bubblewrap() -> str | None:
     return command if ok else None
 
 
+# The librosa calls of the notebooks. librosa compiles numba functions; numba loads a compiled one
+# from its cache only where it may also write, and the environment is read-only in the sandbox, so
+# every kernel would compile them again (about 10 s of a 30 s notebook). The grader compiles them
+# once, itself, and gives each kernel a private, writable copy: nothing a student's kernel writes
+# there reaches another one.
+NUMBA_WARMUP = """
+import numpy as np, librosa
+y = 0.1 * np.random.default_rng(0).standard_normal(8000).astype(np.float32)
+librosa.effects.trim(librosa.resample(y, orig_sr=16000, target_sr=8000), top_db=40)
+librosa.pyin(y, fmin=60, fmax=400, sr=8000, frame_length=1024)
+librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=8000, n_fft=512, hop_length=128, n_mels=64))
+librosa.feature.inverse.mel_to_audio(librosa.feature.melspectrogram(y=y, sr=8000), sr=8000, n_iter=2)
+librosa.mu_expand(librosa.mu_compress(np.clip(y, -1, 1), quantize=True), quantize=True)
+"""
+
+
+NUMBA_CACHE_HOME = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mmkit-grader" / "numba"
+
+
+def numba_cache(folder: Path = NUMBA_CACHE_HOME) -> Path | None:
+    """A numba cache of the librosa functions, compiled once per librosa and numba version under
+    `folder` (shared by every course of this user); None where librosa is not installed or the
+    compilation fails (kernels then compile for themselves)."""
+    try:
+        versions = f"librosa-{metadata.version('librosa')}-numba-{metadata.version('numba')}"
+    except metadata.PackageNotFoundError:
+        return None
+    cache = folder / versions
+    if (cache / ".ready").exists():
+        return cache
+    folder.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=f"{versions}-", dir=folder))
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(building), OMP_NUM_THREADS="1")
+    try:
+        subprocess.run([sys.executable, "-c", NUMBA_WARMUP], env=env, capture_output=True, timeout=600, check=True)
+    except (OSError, subprocess.SubprocessError):
+        shutil.rmtree(building, ignore_errors=True)
+        return None
+    (building / ".ready").touch()
+    try:
+        building.rename(cache)           # atomic: a grader running beside this one keeps its own
+    except OSError:
+        shutil.rmtree(building, ignore_errors=True)
+    return cache if (cache / ".ready").exists() else None
+
+
 def readable_paths() -> list[Path]:
     """What a kernel needs to read: the Python installation, the environment, mmkit, data/."""
     import mmkit
@@ -46,8 +95,10 @@ def readable_paths() -> list[Path]:
     return sorted(p.resolve() for p in paths)
 
 
-def kernel_command(scratch: Path, runtime: Path, memory: int = MEMORY_LIMIT) -> tuple[list[str], bool]:
-    """The kernelspec argv for a kernel working in `scratch`; and whether it is sandboxed."""
+def kernel_command(scratch: Path, runtime: Path, memory: int = MEMORY_LIMIT,
+                   numba: Path | None = None) -> tuple[list[str], bool]:
+    """The kernelspec argv for a kernel working in `scratch`; and whether it is sandboxed. `numba`: a
+    warm numba cache (numba_cache) copied into `runtime` for this kernel alone."""
     python = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
     limits = ["prlimit", f"--as={memory}", "--core=0", "--"] if shutil.which("prlimit") else []
     bwrap = bubblewrap()
@@ -66,6 +117,10 @@ def kernel_command(scratch: Path, runtime: Path, memory: int = MEMORY_LIMIT) -> 
     argv += ["--bind", str(scratch), str(scratch), "--bind", str(runtime), str(runtime),
              "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp", "--setenv", "MPLCONFIGDIR", "/tmp/matplotlib",
              "--chdir", str(scratch)]
+    if numba is not None:
+        private = runtime / "numba-cache"
+        shutil.copytree(numba, private)
+        argv += ["--setenv", "NUMBA_CACHE_DIR", str(private)]
     return argv + ["--"] + limits + python, True
 
 
