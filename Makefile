@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -c "from grader import sandbox; sandbox.bubblewrap() and sandbox.numba_cache()"   # librosa compiled once for the grader's sandboxed kernels
 	touch $(STAMP)
 
 demo: setup   ## release, grade the bundled sample submissions, write feedback and grades.csv

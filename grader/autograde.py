@@ -51,6 +51,7 @@ class Job:
     notes: list[str] = field(default_factory=list)      # repairs made by the pre-check
     suspicious: list[str] = field(default_factory=list)  # what the scan found
     rejected: str = ""
+    numba: Path | None = None                            # the warm numba cache its kernel gets a copy of
     sandboxed: bool = False
     returncode: int | None = None
     timed_out: bool = False
@@ -106,6 +107,7 @@ def prepare(course: Course, assignment: str, student: str, release, source, numb
     runtime = workspace / "runtime"
     runtime.mkdir()
     argv, job.sandboxed = sandbox.kernel_command(scratch, runtime, numba=numba)
+    job.numba = numba if job.sandboxed else None
     sandbox.install_kernelspec(workspace / "jupyter", argv)
     job.workspace = workspace
     return job
@@ -114,6 +116,7 @@ def prepare(course: Course, assignment: str, student: str, release, source, numb
 def run_worker(job: Job, assignment: str, timeout: float, threads: int = 1, cell_timeout: int = CELL_TIMEOUT) -> Job:
     if job.workspace is None:
         return job
+    sandbox.give_numba_cache(job.numba, job.workspace / "runtime")
     # Threads are set, not left to torch: its threads spin while they wait, and two notebooks with
     # two threads each on two cores ran 40 times slower than one after another.
     env = dict(os.environ, PYTHONUNBUFFERED="1", JUPYTER_PATH=str(job.workspace / "jupyter"),
@@ -247,22 +250,33 @@ def autograde(course: Course, assignment: str, students: list[str] | None = None
               workers: int | None = None, timeout: float = NOTEBOOK_TIMEOUT,
               progress: bool = True, cell_timeout: int = CELL_TIMEOUT) -> list[Record]:
     """Grade every submitted student (or the ones named) with `workers` processes at a time."""
+    return autograde_batch(course, {assignment: students}, workers, timeout, progress, cell_timeout)[assignment]
+
+
+def autograde_batch(course: Course, classes: dict[str, list[str] | None], workers: int | None = None,
+                    timeout: float = NOTEBOOK_TIMEOUT, progress: bool = True,
+                    cell_timeout: int = CELL_TIMEOUT) -> dict[str, list[Record]]:
+    """Grade several assignments ({assignment: students, or None for all submitted}) in one pool, so
+    that no worker waits for the last notebook of one assignment before the next one starts."""
     from .samples import read
-    students = students if students is not None else course.students(assignment)
+    classes = {a: students if students is not None else course.students(a) for a, students in classes.items()}
     workers = max(1, workers or os.cpu_count() or 1)
     if sandbox.bubblewrap() is None:
         print("WARNING: bubblewrap (bwrap) is not available here: grading WITHOUT a sandbox. Student "
               "code can read and write the course files. Install it (Debian: apt-get install bubblewrap).",
               file=sys.stderr)
-    release, source = read(course.release(assignment)), read(course.source(assignment))
+    notebooks = {a: (read(course.release(a)), read(course.source(a))) for a in classes}
     backup_gradebook(course)
-    threads = KERNEL_THREADS
-    records = []
     numba = sandbox.numba_cache() if sandbox.bubblewrap() else None
+    records = {a: [] for a in classes}
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        jobs = [prepare(course, assignment, s, release, source, numba) for s in students]
-        futures = [pool.submit(run_worker, job, assignment, timeout, threads, cell_timeout) for job in jobs]
-        for future in tqdm(as_completed(futures), total=len(futures), desc=f"grading {assignment}",
+        futures = {}
+        for assignment, students in classes.items():
+            for student in students:
+                job = prepare(course, assignment, student, *notebooks[assignment], numba)
+                futures[pool.submit(run_worker, job, assignment, timeout, KERNEL_THREADS, cell_timeout)] = assignment
+        for future in tqdm(as_completed(futures), total=len(futures), desc=f"grading {', '.join(classes)}",
                            disable=not progress, unit="notebook"):
-            records.append(finish(course, assignment, future.result(), release, timeout))
-    return sorted(records, key=lambda r: r.student)
+            assignment = futures[future]
+            records[assignment].append(finish(course, assignment, future.result(), notebooks[assignment][0], timeout))
+    return {a: sorted(r, key=lambda r: r.student) for a, r in records.items()}

@@ -135,17 +135,20 @@ def print_table(rows: list[Record]) -> None:
 
 
 def demo(course: Course, assignments: list[str], workers: int | None) -> None:
-    from .autograde import autograde
+    from .autograde import autograde_batch
     from .samples import make_samples
     start = time.monotonic()
     release(course, assignments)
+    classes = {}
     for assignment in assignments:
         folder = course.work / "samples" / assignment
         make_samples(course, assignment, folder)
-        students = collect(course, assignment, folder)
-        rows = autograde(course, assignment, students, workers=workers)
+        classes[assignment] = collect(course, assignment, folder)
+    graded = autograde_batch(course, classes, workers=workers)      # all assignments in one pool
+    for assignment, rows in graded.items():
         feedback(course, assignment)
         csv_path = export(course, assignment)
+        print(f"\n{assignment}:")
         print_table(rows)
         print(f"\nfeedback: {(course.work / 'feedback').relative_to(course.root)}/<student>/{assignment}/{assignment}.html")
         print(f"grades:   {csv_path.relative_to(course.root)}")

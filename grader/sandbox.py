@@ -87,6 +87,13 @@ def numba_cache(folder: Path = NUMBA_CACHE_HOME) -> Path | None:
     return cache if (cache / ".ready").exists() else None
 
 
+def give_numba_cache(numba: Path | None, runtime: Path) -> None:
+    """The kernel's private copy of the warm cache (made when it is about to start, not earlier:
+    a class of hundreds waits in the queue without hundreds of copies)."""
+    if numba is not None:
+        shutil.copytree(numba, runtime / "numba-cache")
+
+
 def readable_paths() -> list[Path]:
     """What a kernel needs to read: the Python installation, the environment, mmkit, data/."""
     import mmkit
@@ -97,8 +104,8 @@ def readable_paths() -> list[Path]:
 
 def kernel_command(scratch: Path, runtime: Path, memory: int = MEMORY_LIMIT,
                    numba: Path | None = None) -> tuple[list[str], bool]:
-    """The kernelspec argv for a kernel working in `scratch`; and whether it is sandboxed. `numba`: a
-    warm numba cache (numba_cache) copied into `runtime` for this kernel alone."""
+    """The kernelspec argv for a kernel working in `scratch`; and whether it is sandboxed. With
+    `numba` (a warm cache from numba_cache), the kernel uses its private copy in `runtime`."""
     python = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
     limits = ["prlimit", f"--as={memory}", "--core=0", "--"] if shutil.which("prlimit") else []
     bwrap = bubblewrap()
@@ -117,10 +124,8 @@ def kernel_command(scratch: Path, runtime: Path, memory: int = MEMORY_LIMIT,
     argv += ["--bind", str(scratch), str(scratch), "--bind", str(runtime), str(runtime),
              "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp", "--setenv", "MPLCONFIGDIR", "/tmp/matplotlib",
              "--chdir", str(scratch)]
-    if numba is not None:
-        private = runtime / "numba-cache"
-        shutil.copytree(numba, private)
-        argv += ["--setenv", "NUMBA_CACHE_DIR", str(private)]
+    if numba is not None:       # copied there by give_numba_cache just before the kernel starts
+        argv += ["--setenv", "NUMBA_CACHE_DIR", str(runtime / "numba-cache")]
     return argv + ["--"] + limits + python, True
 
 

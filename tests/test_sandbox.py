@@ -18,6 +18,7 @@ def sandboxed_python(tmp_path, code: str, numba) -> subprocess.CompletedProcess:
     runtime.mkdir()
     argv, sandboxed = sandbox.kernel_command(scratch, runtime, numba=numba)
     assert sandboxed
+    sandbox.give_numba_cache(numba, runtime)
     command = argv[: argv.index(sys.executable)] + [sys.executable, "-c", code]
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "OMP_NUM_THREADS": "1", "NUMBA_DEBUG_CACHE": "1"}
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
