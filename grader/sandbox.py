@@ -71,8 +71,11 @@ def numba_cache(folder: Path = NUMBA_CACHE_HOME) -> Path | None:
     cache = folder / versions
     if (cache / ".ready").exists():
         return cache
-    folder.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=f"{versions}-", dir=folder))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        building = Path(tempfile.mkdtemp(prefix=f"{versions}-", dir=folder))
+    except OSError:                      # no writable cache folder: kernels compile for themselves
+        return None
     env = dict(os.environ, NUMBA_CACHE_DIR=str(building), OMP_NUM_THREADS="1")
     try:
         subprocess.run([sys.executable, "-c", NUMBA_WARMUP], env=env, capture_output=True, timeout=600, check=True)

@@ -47,3 +47,9 @@ def test_without_the_cache_a_kernel_compiles(tmp_path):
                                      "librosa.resample(np.zeros(1600, dtype=np.float32), orig_sr=16000, target_sr=8000)\n", None)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "data loaded" not in run.stdout
+
+
+def test_an_unusable_cache_folder_means_no_cache_not_a_failure(tmp_path):
+    blocked = tmp_path / "a-file"          # a file where the folder should be: even root cannot mkdir there
+    blocked.write_text("")
+    assert sandbox.numba_cache(blocked / "numba") is None
