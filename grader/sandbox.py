@@ -57,13 +57,15 @@ librosa.mu_expand(librosa.mu_compress(np.clip(y, -1, 1), quantize=True), quantiz
 """
 
 
-NUMBA_CACHE_HOME = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mmkit-grader" / "numba"
+# In the environment itself: numba's cache entries name the source files' paths, so a cache serves
+# one environment only (a second checkout with its own .venv needs its own).
+NUMBA_CACHE_HOME = Path(sys.prefix) / "var" / "mmkit-grader-numba"
 
 
 def numba_cache(folder: Path = NUMBA_CACHE_HOME) -> Path | None:
     """A numba cache of the librosa functions, compiled once per librosa and numba version under
-    `folder` (shared by every course of this user); None where librosa is not installed or the
-    compilation fails (kernels then compile for themselves)."""
+    `folder` (shared by every course graded from this environment); None where librosa is not
+    installed, the folder is not writable or the compilation fails (kernels then compile for themselves)."""
     try:
         versions = f"librosa-{metadata.version('librosa')}-numba-{metadata.version('numba')}"
     except metadata.PackageNotFoundError:
