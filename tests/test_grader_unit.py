@@ -101,3 +101,19 @@ def test_scores_come_from_errors_and_stderr_only():
     assert score(executed, release) == {"t0": 2.0, "t1": 0.0, "t2": 0.0, "t3": 2.0}
     executed.cells[0].execution_count = None
     assert not cell_passed(executed.cells[0])
+
+
+def modules_at_start(report: str) -> None:
+    """Run in a grading worker process: did it have nbgrader's apps before it imported anything?"""
+    import sys
+    Path(report).write_text(str("nbgrader.apps" in sys.modules))
+
+
+def test_workers_are_forked_with_nbgrader_imported(tmp_path):
+    from grader.autograde import worker_processes
+    process = worker_processes().Process(target=modules_at_start, args=(str(tmp_path / "report"),))
+    process.start()
+    process.join(60)
+    assert process.exitcode == 0
+    # nbgrader was imported once by the fork server, not again by each worker
+    assert (tmp_path / "report").read_text() == "True"

@@ -9,14 +9,16 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import signal
 import sqlite3
+import time
 from pathlib import Path
 
 import nbformat
 import pytest
 
 from grader import samples, sandbox
-from grader.autograde import autograde
+from grader.autograde import autograde, failure_reason, prepare, run_worker
 from grader.cli import collect, export, feedback, make_course
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
@@ -232,3 +234,32 @@ def test_every_student_has_a_json_record(hostile_class):
     for name in hostile_class["expected"]:
         record = json.loads((folder / f"{name}.json").read_text())
         assert record["status"] in ("graded", "failed", "flagged")
+
+
+def test_notebook_time_limit_kills_the_worker_and_its_kernel(tmp_path):
+    """A notebook that runs past the whole-notebook limit (each cell within its own): the worker's
+    session is killed, sandboxed kernel included, and the reason names the limit."""
+    course = make_course(tmp_path / "root", [ASSIGNMENT])
+    release, source = samples.read(course.release(ASSIGNMENT)), samples.read(course.source(ASSIGNMENT))
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    samples.write(with_cell(samples.solved(release, source), "import time\nwhile True:\n    time.sleep(0.1)"),
+                  inbox / "sleeper.ipynb")
+    collect(course, ASSIGNMENT, inbox)
+    job = prepare(course, ASSIGNMENT, "sleeper", release, source)
+    start = time.monotonic()
+    job = run_worker(job, ASSIGNMENT, timeout=15, cell_timeout=60)
+    assert job.timed_out and job.returncode == -signal.SIGKILL
+    assert time.monotonic() - start < 30
+    assert "longer than 15 s" in failure_reason(job, 15)
+    time.sleep(1)
+    left = [p.name for p in Path("/proc").glob("[0-9]*")
+            if str(job.workspace).encode() in _cmdline(p)]
+    assert not left, f"processes of the timed-out submission still run: {left}"
+
+
+def _cmdline(process: Path) -> bytes:
+    try:
+        return (process / "cmdline").read_bytes()
+    except OSError:
+        return b""
