@@ -5,7 +5,8 @@ For each submission, in this order:
    file is rejected with a reason; decoys are appended (grader.integrity);
 2. a workspace of its own (a copy of the gradebook, the rebuilt notebook, a kernelspec that starts
    the kernel in a bubblewrap sandbox: grader.sandbox) is graded by a child process
-   (grader.worker) running nbgrader's autograde, under a wall-clock limit;
+   (grader.worker, forked from a server that imported nbgrader once) running nbgrader's
+   autograde, under a wall-clock limit;
 3. the parent reads the executed notebook and scores each test cell itself (full points if it
    raised no error and wrote nothing to stderr; nothing a cell prints can claim points), checks
    the decoys, and writes grades, the autograded notebook and a record. Only the parent writes
@@ -13,12 +14,16 @@ For each submission, in this order:
 """
 from __future__ import annotations
 
-import multiprocessing
+import contextlib
+import json
 import os
+import queue
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -113,16 +118,60 @@ def prepare(course: Course, assignment: str, student: str, release, source, numb
     return job
 
 
-def worker_processes():
-    """Workers are forked from a server process that imported grader.worker (and nbgrader) once:
-    a fresh interpreter per submission spent about 3 s on those imports alone."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["grader.worker"])   # read when the server starts, the first time
-    return context
+class WorkerServer:
+    """The fork server of grader.worker (`--serve`), which imported nbgrader once, and the exit
+    codes of the workers it forked. One per batch; a `with` block closes it."""
+
+    def __init__(self):
+        self.process = subprocess.Popen([sys.executable, "-m", "grader.worker", "--serve"],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.started: queue.Queue[int | None] = queue.Queue()
+        self.exits: dict[int, int] = {}
+        self.ended = False                           # the server is gone: no more exit codes
+        self.lock, self.changed = threading.Lock(), threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            word, *numbers = line.split()
+            if word == "started":
+                self.started.put(int(numbers[0]))
+            elif word == "exited":
+                with self.changed:
+                    self.exits[int(numbers[0])] = int(numbers[1])
+                    self.changed.notify_all()
+        with self.changed:
+            self.ended = True
+            self.changed.notify_all()
+        self.started.put(None)
+
+    def start(self, argv: list[str], env: dict[str, str]) -> int | None:
+        """Fork a worker for argv, with env; its pid (None if the server is gone)."""
+        with self.lock:                              # one request at a time: "started" lines come in order
+            try:
+                self.process.stdin.write(json.dumps([argv, env]) + "\n")
+                self.process.stdin.flush()
+            except (BrokenPipeError, ValueError):
+                return None
+            return self.started.get()
+
+    def wait(self, pid: int, timeout: float | None = None) -> int | None:
+        """The worker's exit code (negative: the signal that ended it); None if it still runs."""
+        with self.changed:
+            self.changed.wait_for(lambda: pid in self.exits or self.ended, timeout)
+            return self.exits.pop(pid, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.process.stdin.close()
+        self.process.wait()
 
 
-def run_worker(job: Job, assignment: str, timeout: float, threads: int = 1, cell_timeout: int = CELL_TIMEOUT) -> Job:
-    from . import worker        # here, not above: it imports nbgrader's apps, which take seconds
+def run_worker(job: Job, assignment: str, timeout: float, server: WorkerServer, threads: int = 1,
+               cell_timeout: int = CELL_TIMEOUT) -> Job:
+    from .worker import OUTPUT
     if job.workspace is None:
         return job
     sandbox.give_numba_cache(job.numba, job.workspace / "runtime")
@@ -131,22 +180,18 @@ def run_worker(job: Job, assignment: str, timeout: float, threads: int = 1, cell
     env = dict(os.environ, PYTHONUNBUFFERED="1", JUPYTER_PATH=str(job.workspace / "jupyter"),
                JUPYTER_RUNTIME_DIR=str(job.workspace / "runtime"), TMPDIR=str(job.workspace / "runtime"),
                OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
-    argv = [str(job.workspace), assignment, job.student, str(cell_timeout)]
     start = time.monotonic()
-    process = worker_processes().Process(target=worker.forked, args=(argv, env), name=f"grade {job.student}")
-    process.start()
-    process.join(timeout)
-    if process.is_alive():
-        job.timed_out = True
-        try:
-            os.killpg(process.pid, signal.SIGKILL)     # the worker, its kernel and their children
-        except ProcessLookupError:
-            process.kill()
-        process.join()
-    job.returncode, job.seconds = process.exitcode, time.monotonic() - start
-    process.close()
-    output = job.workspace / worker.OUTPUT
-    job.output = output.read_text(errors="replace") if output.exists() else ""
+    pid = server.start([str(job.workspace), assignment, job.student, str(cell_timeout)], env)
+    if pid is not None:
+        job.returncode = server.wait(pid, timeout)
+        if job.returncode is None and not server.ended:
+            job.timed_out = True
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)       # the worker, its kernel and their children
+            job.returncode = server.wait(pid)
+    job.seconds = time.monotonic() - start
+    output = job.workspace / OUTPUT
+    job.output = output.read_text(errors="replace") if output.exists() else "the grader's worker server stopped"
     return job
 
 
@@ -282,12 +327,12 @@ def autograde_batch(course: Course, classes: dict[str, list[str] | None], worker
     backup_gradebook(course)
     numba = sandbox.numba_cache() if sandbox.bubblewrap() else None
     records = {a: [] for a in classes}
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    with WorkerServer() as server, ThreadPoolExecutor(max_workers=workers) as pool:
         futures = {}
         for assignment, students in classes.items():
             for student in students:
                 job = prepare(course, assignment, student, *notebooks[assignment], numba)
-                futures[pool.submit(run_worker, job, assignment, timeout, KERNEL_THREADS, cell_timeout)] = assignment
+                futures[pool.submit(run_worker, job, assignment, timeout, server, KERNEL_THREADS, cell_timeout)] = assignment
         for future in tqdm(as_completed(futures), total=len(futures), desc=f"grading {', '.join(classes)}",
                            disable=not progress, unit="notebook"):
             assignment = futures[future]

@@ -2,6 +2,7 @@
 
     python tests/bench.py                     everything
     python tests/bench.py --only notebooks    the notebooks' student runs and autograder runs
+    python tests/bench.py --only autograder   the autograder runs alone (reference answers)
     python tests/bench.py --only grader       the grader against plain nbgrader; a hostile class
     python tests/bench.py --skip-clone        no fresh-clone demo and no make test
 
@@ -203,7 +204,7 @@ def fresh_clone(with_tests: bool) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=["notebooks", "clone", "grader"])
+    parser.add_argument("--only", choices=["notebooks", "autograder", "clone", "grader"])
     parser.add_argument("--class-size", type=int, default=40)
     parser.add_argument("--skip-clone", action="store_true")
     parser.add_argument("--assignments", nargs="*", default=list(FIGURES))
@@ -215,6 +216,10 @@ def main() -> int:
             results[assignment] = student_run(assignment)
             print(f"[bench] {assignment}: autograder run ...", flush=True)
             results[assignment].update(autograder_run(assignment))
+    if args.only == "autograder":
+        for assignment in args.assignments:
+            print(f"[bench] {assignment}: autograder run ...", flush=True)
+            results[assignment] = autograder_run(assignment)
     if args.only in (None, "grader"):
         print(f"[bench] grader: {args.class_size} submissions, kit (2 workers) against plain nbgrader ...", flush=True)
         results["grader_speed"] = grading_speed(args.class_size)
@@ -225,7 +230,9 @@ def main() -> int:
         results["kit"] = fresh_clone(with_tests=True)
     print(json.dumps(results, indent=2))
     path = ROOT / "bench-results.json"     # a partial run updates its own figures and keeps the others
-    merged = {**(json.loads(path.read_text()) if path.exists() else {}), **results}
+    merged = json.loads(path.read_text()) if path.exists() else {}
+    for key, figures in results.items():
+        merged[key] = {**merged.get(key, {}), **figures} if isinstance(merged.get(key), dict) else figures
     path.write_text(json.dumps(merged, indent=2) + "\n")
     return 0
 

@@ -1,4 +1,5 @@
 """Pieces of the grader that need no notebook run: collecting, feedback scrubbing, reasons."""
+import json
 from pathlib import Path
 
 import nbformat
@@ -103,17 +104,13 @@ def test_scores_come_from_errors_and_stderr_only():
     assert not cell_passed(executed.cells[0])
 
 
-def modules_at_start(report: str) -> None:
-    """Run in a grading worker process: did it have nbgrader's apps before it imported anything?"""
-    import sys
-    Path(report).write_text(str("nbgrader.apps" in sys.modules))
-
-
-def test_workers_are_forked_with_nbgrader_imported(tmp_path):
-    from grader.autograde import worker_processes
-    process = worker_processes().Process(target=modules_at_start, args=(str(tmp_path / "report"),))
-    process.start()
-    process.join(60)
-    assert process.exitcode == 0
-    # nbgrader was imported once by the fork server, not again by each worker
-    assert (tmp_path / "report").read_text() == "True"
+def test_worker_server_forks_workers_and_reports_their_exit(tmp_path):
+    from grader.autograde import WorkerServer
+    from grader.worker import OUTPUT
+    with WorkerServer() as server:
+        pids = [server.start([str(tmp_path), "clip", "nobody", "30"], {"PATH": "/usr/bin:/bin"}) for _ in range(2)]
+        codes = [server.wait(pid, 60) for pid in pids]
+    assert len(set(pids)) == 2 and codes == [1, 1]    # not a course: nbgrader fails, and says so
+    assert not json.loads((tmp_path / "worker-result.json").read_text())["success"]
+    assert (tmp_path / OUTPUT).exists()
+    assert server.process.returncode == 0

@@ -18,7 +18,7 @@ import nbformat
 import pytest
 
 from grader import samples, sandbox
-from grader.autograde import autograde, failure_reason, prepare, run_worker
+from grader.autograde import WorkerServer, autograde, failure_reason, prepare, run_worker
 from grader.cli import collect, export, feedback, make_course
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
@@ -248,7 +248,8 @@ def test_notebook_time_limit_kills_the_worker_and_its_kernel(tmp_path):
     collect(course, ASSIGNMENT, inbox)
     job = prepare(course, ASSIGNMENT, "sleeper", release, source)
     start = time.monotonic()
-    job = run_worker(job, ASSIGNMENT, timeout=15, cell_timeout=60)
+    with WorkerServer() as server:
+        job = run_worker(job, ASSIGNMENT, timeout=15, server=server, cell_timeout=60)
     assert job.timed_out and job.returncode == -signal.SIGKILL
     assert time.monotonic() - start < 30
     assert "longer than 15 s" in failure_reason(job, 15)
