@@ -74,7 +74,7 @@ def test_duplicated_grade_ids_and_schema_version_are_repaired():
     ("{\"cells\": [", "not valid JSON"),
     ("", "not valid JSON"),
     ("[1, 2]", "not a notebook"),
-    (json.dumps({"cells": [{"cell_type": "weird", "source": ""}]}), "not a code"),
+    (json.dumps({"cells": [{"cell_type": "weird", "source": ""}]}), "none of the answer cells"),
 ])
 def test_unreadable_files_are_rejected_with_a_reason(bad, why):
     with pytest.raises(precheck.Rejected, match=why):
@@ -91,7 +91,7 @@ def test_decoys_copy_every_test_cell_and_stub_every_answer():
         if name in tests:
             assert cell.source == tests[name], "a decoy must be byte for byte its test cell"
     assert set(integrity.answer_names(SOURCE)) >= {"tokenize", "CLIP", "clip_loss", "recall_at_k"}
-    assert integrity.without_decoys(notebook).cells == RELEASE.cells
+    assert integrity.without_grader_cells(notebook).cells == RELEASE.cells
 
 
 def test_scan_names_known_tricks_and_passes_honest_code():
@@ -116,3 +116,87 @@ def test_lms_zip_names(tmp_path):
     assert sorted(found) == ["ann-lee", "doejohn", "smithjane"]
     assert any("file was named 'Copy of clip.ipynb'" in n for n in found["ann-lee"][1])
     assert any("2 files" in n and "2222" in n for n in found["doejohn"][1])
+
+
+# ---- fuzzing: any file is either repaired into a valid release copy or rejected with a reason ----
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+from tests.notebook_fuzz import damaged_file  # noqa: E402
+
+GOOD = json.loads(text(REFERENCE))
+TEST_SOURCES = {samples.grade_id(c): c.source for c in RELEASE.cells if c.metadata.get("nbgrader", {}).get("grade")}
+
+
+def check_rebuilt(data: bytes) -> None:
+    """The pre-check's contract for one file."""
+    try:
+        result = precheck.rebuild(data, RELEASE)
+    except precheck.Rejected as rejected:
+        assert str(rejected), "a rejection must say why"
+        return
+    out = nbformat.writes(result.notebook).encode("utf-8")        # writable as a file, valid
+    nbformat.validate(nbformat.reads(out.decode("utf-8"), as_version=4))
+    tests = {samples.grade_id(c): c.source for c in result.notebook.cells
+             if c.metadata.get("nbgrader", {}).get("grade")}
+    assert tests == TEST_SOURCES, "test cells must come from the release, every one, unchanged"
+    ids = [samples.grade_id(c) for c in result.notebook.cells if samples.grade_id(c)]
+    assert len(ids) == len(set(ids))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.randoms(use_true_random=False))
+def test_fuzzed_files_are_repaired_or_rejected_never_raised(rng):
+    check_rebuilt(damaged_file(GOOD, rng))
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=12), inner, max_size=3), max_leaves=10)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_any_value_in_any_field_is_repaired_or_rejected(data):
+    notebook = json.loads(json.dumps(GOOD))
+    cell = notebook["cells"][data.draw(st.integers(0, len(notebook["cells"]) - 1))]
+    where = data.draw(st.sampled_from(["cell", "metadata", "nbgrader"]))
+    target = {"cell": cell, "metadata": cell.setdefault("metadata", {}),
+              "nbgrader": cell["metadata"].setdefault("nbgrader", {})}[where]
+    target[data.draw(st.sampled_from(["cell_type", "source", "metadata", "nbgrader", "grade_id", "id",
+                                      "solution", "grade", "points", "schema_version"]))] = data.draw(json_values)
+    check_rebuilt(json.dumps(notebook).encode())
+
+
+@pytest.mark.parametrize("damage, note", [
+    (lambda c: c["metadata"].__setitem__("nbgrader", None), "cell id"),
+    (lambda c: c.__setitem__("metadata", "oops"), "cell id"),
+    (lambda c: c["metadata"]["nbgrader"].__setitem__("grade_id", ["clip_loss"]), "cell id"),
+    (lambda c: (c.pop("metadata"), c.pop("id")), "the functions it defines"),
+])
+def test_answer_cells_with_damaged_metadata_are_found_and_kept(damage, note):
+    notebook = json.loads(json.dumps(GOOD))
+    cell = next(c for c in notebook["cells"] if c.get("id") == "clip_loss")
+    damage(cell)
+    result = precheck.rebuild(json.dumps(notebook).encode(), RELEASE)
+    assert answers(result.notebook) == answers(REFERENCE)
+    assert any(note in n and "clip_loss" in n for n in result.notes), result.notes
+
+
+def test_a_scratch_copy_of_an_answer_does_not_replace_it():
+    notebook = json.loads(json.dumps(GOOD))
+    at = next(i for i, c in enumerate(notebook["cells"]) if c.get("id") == "clip_loss")
+    notebook["cells"].insert(at - 1, {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                                      "source": "def clip_loss(image_emb, text_emb, logit_scale):\n    return 0\n"})
+    result = precheck.rebuild(json.dumps(notebook).encode(), RELEASE)
+    assert answers(result.notebook) == answers(REFERENCE)
+
+
+@pytest.mark.parametrize("data, why", [
+    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    (json.dumps({"cells": [{"cell_type": "code", "source": "x" * 2_000_000}]}).encode(), "characters of source"),
+    (b"\xff\xfe" + b"garbage", "not valid JSON"),
+])
+def test_hostile_files_are_rejected_with_a_reason(data, why):
+    with pytest.raises(precheck.Rejected, match=why):
+        precheck.rebuild(data, RELEASE)
