@@ -1,16 +1,19 @@
-"""Autograde a class: every submission checked, rebuilt, run in a sandbox, scored by the parent.
+"""Autograde a class: every submission checked, rebuilt, run in a sandbox, judged by the parent.
 
 For each submission, in this order:
 1. pre-check (grader.precheck): the answers are carried into a fresh copy of the release, or the
    file is rejected with a reason; decoys are appended (grader.integrity);
-2. a workspace of its own (a copy of the gradebook, the rebuilt notebook, a kernelspec that starts
-   the kernel in a bubblewrap sandbox: grader.sandbox) is graded by a child process
-   (grader.worker, forked from a server that imported nbgrader once) running nbgrader's
-   autograde, under a wall-clock limit;
-3. the parent reads the executed notebook and scores each test cell itself (full points if it
-   raised no error and wrote nothing to stderr; nothing a cell prints can claim points), checks
-   the decoys, and writes grades, the autograded notebook and a record. Only the parent writes
-   the real gradebook, which is backed up before every run.
+2. a workspace of its own (the rebuilt notebook, a scratch folder, a kernelspec that starts the
+   kernel in a bubblewrap sandbox: grader.sandbox) is run by a child process (grader.worker,
+   forked from a server that imported nbgrader once) under a wall-clock limit;
+3. the parent reads the executed notebook and decides every test cell itself: the kernel's side
+   (no error, nothing on stderr) and the grader's (the checks' reports judged against the golden
+   reports of the reference solution: grader.verdict) must both pass; it checks the decoys, and
+   writes the one record of the student, from which the gradebook, CSV, feedback and Gradescope's
+   results are written. Only the parent writes the real gradebook, backed up before every run.
+
+Nothing that goes wrong with one submission (a damaged file, a crash of the worker, an error of
+the grader itself on that file) stops the batch: it becomes that student's failed record.
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ import tempfile
 import threading
 import time
 import warnings
+import zlib
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,11 +39,13 @@ from nbgrader.api import Gradebook
 from sqlalchemy.exc import SAWarning
 from tqdm.auto import tqdm
 
-from . import integrity, precheck, sandbox
-from .config import CELL_TIMEOUT
+from mmkit.checks import REPORT_ENV
+
+from . import integrity, precheck, sandbox, verdict
+from .config import CELL_TIMEOUT, ROOT, WORK
 from .preprocessors import KERNEL_DIED, KERNEL_STUCK
 from .course import Course, Record
-from .samples import grade_id
+from .notebooks import grade_id
 
 NOTEBOOK_TIMEOUT = 600      # seconds for a whole notebook, on top of nbgrader's per-cell timeout
 KEEP_BACKUPS = 20
@@ -78,44 +84,76 @@ def backup_gradebook(course: Course) -> Path | None:
     return target
 
 
-def scratch_folder(workspace: Path, assignment: str, student: str) -> Path:
-    return workspace / "grader" / "work" / "autograded" / student / assignment
-
-
-def prepare(course: Course, assignment: str, student: str, release, source, numba: Path | None = None) -> Job:
-    """Pre-check and workspace, in the parent, before any student code runs."""
+def prepare(course: Course, assignment: str, student: str, release, source, numba: Path | None = None,
+            golden_run: bool = False, notebook=None) -> Job:
+    """Pre-check and workspace, in the parent, before any student code runs. Never raises: whatever
+    goes wrong with this one submission becomes its job's `rejected` reason. golden_run: `notebook`
+    is the reference solution, run to record the golden reports (no decoys, expected values kept)."""
     job = Job(student)
-    submitted = course.submitted(assignment, student)
-    notes_file = submitted.parent / "collect-notes.txt"
-    collect_notes = notes_file.read_text().splitlines() if notes_file.exists() else []
-    text = submitted.read_bytes().decode("utf-8", "replace")
-    job.notes = collect_notes
     try:
-        checked = precheck.rebuild(text, release)
-    except precheck.Rejected as error:
-        job.rejected = str(error)
-        return job
-    job.notes = collect_notes + checked.notes
-    job.suspicious = integrity.scan(checked.notebook)
-    integrity.add_decoys(checked.notebook, source)
+        if notebook is None:
+            submitted = course.submitted(assignment, student)
+            notes_file = submitted.parent / "collect-notes.txt"
+            job.notes = notes_file.read_text(errors="replace").splitlines() if notes_file.exists() else []
+            try:
+                data = submitted.read_bytes()
+            except OSError as error:
+                job.rejected = f"the submitted file could not be read ({error.strerror or error}): submit it again"
+                return job
+            try:
+                checked = precheck.rebuild(data, release)
+            except precheck.Rejected as error:
+                job.rejected = str(error)
+                return job
+            job.notes += checked.notes
+            notebook = checked.notebook
+        job.suspicious = integrity.scan(notebook)
+        prepare_tests(notebook, source, golden_run)
+        if not golden_run:
+            integrity.add_decoys(notebook, source)
+        job.workspace = _workspace(course, assignment, student, notebook, job, numba)
+    except Exception as error:          # a defect of the grader or of this file: this student only
+        job.rejected = (f"the grader could not prepare this submission ({type(error).__name__}: "
+                        f"{str(error)[:200]}); nothing was graded: look at the file by hand")
+    return job
 
+
+def prepare_tests(notebook, source, golden_run: bool = False) -> None:
+    """Each test cell as the source notebook has it, hidden tests included (the release has only
+    the visible part; the source is the instructor's, outside any sandbox), with the expected
+    values of its hidden checks kept out of the kernel (verdict.keep_expected_values; not in the
+    golden run, which records them), and a fixed seed just before it: under the grader a test
+    cell draws the same random numbers however the cells before it ran (a failed earlier test, an
+    extra cell of the student's), so its values can be compared with the reference run's."""
+    tests = {grade_id(c): c.source for c in source.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade")}
+    cells = []
+    for cell in notebook.cells:
+        gid = grade_id(cell)
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade") and gid in tests:
+            cell.source = tests[gid] if golden_run else verdict.keep_expected_values(tests[gid])
+            seed = nbformat.v4.new_code_cell(f"import mmkit as _mmgrade, mmkit.checks as _mmgrade_checks\n"
+                                             f"_mmgrade.seed_everything({zlib.crc32(gid.encode())})\n"
+                                             f"{verdict.KEPT} = _mmgrade_checks.GOLDEN")
+            seed["id"] = f"{integrity.GRADER_PREFIX}seed-{gid}"
+            cells.append(seed)
+        cells.append(cell)
+    notebook.cells = cells
+
+
+def _workspace(course: Course, assignment: str, student: str, notebook, job: Job, numba: Path | None) -> Path:
+    """A folder of this submission's own: the rebuilt notebook, the kernel's scratch folder (its
+    working directory, the only place it may write) and runtime folder, and the sandbox's kernelspec."""
+    from .worker import SCRATCH, SUBMITTED
     workspace = Path(tempfile.mkdtemp(prefix=f"mmgrade-{assignment}-{student}-"))
-    (workspace / "solutions" / assignment).mkdir(parents=True)
-    work = workspace / "grader" / "work"
-    work.mkdir(parents=True)
-    shutil.copy2(course.work / "gradebook.db", work / "gradebook.db")
-    submitted = work / "submitted" / student / assignment / f"{assignment}.ipynb"
-    submitted.parent.mkdir(parents=True)
-    nbformat.write(checked.notebook, str(submitted))
-    scratch = scratch_folder(workspace, assignment, student)
-    scratch.mkdir(parents=True)
+    nbformat.write(notebook, str(workspace / SUBMITTED))
+    scratch = workspace / SCRATCH
+    scratch.mkdir()
     runtime = workspace / "runtime"
     runtime.mkdir()
     argv, job.sandboxed = sandbox.kernel_command(scratch, runtime, numba=numba)
     job.numba = numba if job.sandboxed else None
     sandbox.install_kernelspec(workspace / "jupyter", argv)
-    job.workspace = workspace
-    return job
+    return workspace
 
 
 class WorkerServer:
@@ -179,9 +217,10 @@ def run_worker(job: Job, assignment: str, timeout: float, server: WorkerServer, 
     # two threads each on two cores ran 40 times slower than one after another.
     env = dict(os.environ, PYTHONUNBUFFERED="1", JUPYTER_PATH=str(job.workspace / "jupyter"),
                JUPYTER_RUNTIME_DIR=str(job.workspace / "runtime"), TMPDIR=str(job.workspace / "runtime"),
+               **{REPORT_ENV: "1"},                  # the checks send their reports (grader.verdict)
                OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
     start = time.monotonic()
-    pid = server.start([str(job.workspace), assignment, job.student, str(cell_timeout)], env)
+    pid = server.start([str(job.workspace), str(cell_timeout)], env)
     if pid is not None:
         job.returncode = server.wait(pid, timeout)
         if job.returncode is None and not server.ended:
@@ -199,8 +238,7 @@ def failure_reason(job: Job, timeout: float) -> str:
     """One line a student and an instructor can act on, from what the worker printed."""
     if job.timed_out:
         return f"the notebook ran longer than {timeout:.0f} s in all (an endless loop?)"
-    result = job.workspace / "worker-result.json" if job.workspace else None
-    text = result.read_text() if result and result.exists() else job.output
+    text = job.output
     known = [
         ("NotJSONError", "the notebook file is not valid JSON (damaged or not a notebook)"),
         ("DeadKernelError", "the kernel died while running the notebook (os._exit, a crash, or out of memory)"),
@@ -214,8 +252,9 @@ def failure_reason(job: Job, timeout: float) -> str:
 
 
 def cell_passed(cell) -> bool:
-    """nbgrader's rule without partial credit: a test cell earns its points if it ran, raised no
-    error and wrote nothing to stderr. Printed values never count as points here."""
+    """nbgrader's rule without partial credit, the kernel's side of a verdict: a test cell can earn
+    its points only if it ran, raised no error and wrote nothing to stderr. Printed values never
+    count as points here."""
     outputs = cell.get("outputs", [])
     return cell.get("execution_count") is not None and not any(
         o.get("output_type") == "error" or (o.get("output_type") == "stream" and o.get("name") == "stderr")
@@ -232,12 +271,36 @@ def stopped_early(executed) -> str:
     return ""
 
 
-def score(executed, release) -> dict:
-    """{grade_id: points earned} for every test cell of the release."""
+def cell_verdict(cell, golden: list) -> str:
+    """'' if a test cell (or its decoy copy) passed, else why not: the kernel's side (no error, no
+    stderr) and the grader's (its checks' reports judged against the golden ones) must agree."""
+    if cell is None:
+        return "this test cell was not run"
+    if not cell_passed(cell):
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        if errors:
+            return f"{errors[0].get('ename')}: {errors[0].get('evalue')}"[:4000]
+        return "the cell did not run, or wrote to stderr" if cell.get("execution_count") is None \
+            else "the cell wrote to stderr (a warning or an error message)"
+    return verdict.judge_cell(verdict.reports(cell), golden)
+
+
+def score(executed, release, golden: dict) -> dict:
+    """{grade_id: (points earned, '' or why not)} for every test cell of the release."""
     points = {grade_id(c): float(c.metadata["nbgrader"]["points"]) for c in release.cells
               if c.get("metadata", {}).get("nbgrader", {}).get("grade")}
     ran = {grade_id(c): c for c in executed.cells if grade_id(c) in points}
-    return {gid: (p if gid in ran and cell_passed(ran[gid]) else 0.0) for gid, p in points.items()}
+    result = {}
+    for gid, p in points.items():
+        why = cell_verdict(ran.get(gid), golden.get(gid, []))
+        result[gid] = (0.0 if why else p, why)
+    return result
+
+
+def decoys_that_passed(executed, golden: dict) -> list[str]:
+    """Test cells whose decoy copy (answers replaced by stand-ins) passed: checks that could not fail."""
+    return [cell.id[len(integrity.DECOY_PREFIX):] for cell in integrity.decoy_cells(executed)
+            if not cell_verdict(cell, golden.get(cell.id[len(integrity.DECOY_PREFIX):], []))]
 
 
 def write_grades(course: Course, assignment: str, student: str, earned: dict | None, review: bool) -> Record:
@@ -262,26 +325,46 @@ def write_grades(course: Course, assignment: str, student: str, earned: dict | N
     return record
 
 
-def finish(course: Course, assignment: str, job: Job, release, timeout: float) -> Record:
+def executed_notebook(job: Job):
+    """The notebook the worker ran, or None if the run did not end normally."""
+    from .worker import EXECUTED
+    if not job.workspace or job.returncode != 0 or job.timed_out:
+        return None
+    path = job.workspace / EXECUTED
+    return nbformat.read(str(path), as_version=4) if path.exists() else None
+
+
+def mark_grader_failures(executed, scored: dict) -> None:
+    """Where the grader failed a cell that the kernel passed, say so in the cell (for feedback)."""
+    for cell in executed.cells:
+        why = scored.get(grade_id(cell), (0, ""))[1]
+        verdict.without_reports(cell)
+        if why and cell_passed(cell):
+            cell.outputs.append(nbformat.v4.new_output(
+                "error", ename="CheckFailed", evalue=why + "\n(judged by the grader from the values your code produced)",
+                traceback=[why]))
+
+
+def finish(course: Course, assignment: str, job: Job, release, golden: dict, timeout: float,
+           fingerprint: str = "") -> Record:
     """Turn one worker run into grades, an autograded copy and a record (in the parent)."""
     target = course.autograded(assignment, job.student)
     if target.exists():
         shutil.rmtree(target)
-    executed_path = scratch_folder(job.workspace, assignment, job.student) / f"{assignment}.ipynb" \
-        if job.workspace else None
-    executed = None
-    if job.workspace and job.returncode == 0 and not job.timed_out and executed_path.exists():
-        executed = nbformat.read(str(executed_path), as_version=4)
+    executed = None if job.rejected else executed_notebook(job)
 
-    earned, status, reasons = None, "graded", []
+    earned, status, reasons, messages = None, "graded", [], {}
     if job.rejected:
         status, reasons = "failed", [job.rejected]
     elif executed is None:
         status, reasons = "failed", [failure_reason(job, timeout)]
     else:
-        earned = score(executed, release)
-        passed_decoys = integrity.decoys_that_passed(executed)
-        early = stopped_early(integrity.without_decoys(nbformat.from_dict(executed)))
+        scored = score(executed, release, golden)
+        earned = {gid: points for gid, (points, _) in scored.items()}
+        messages = {gid: why for gid, (_, why) in scored.items()}
+        passed_decoys = decoys_that_passed(executed, golden)
+        executed = integrity.without_grader_cells(executed)
+        early = stopped_early(executed)
         if passed_decoys:
             earned = {gid: 0.0 for gid in earned}
             status = "flagged"
@@ -292,16 +375,103 @@ def finish(course: Course, assignment: str, job: Job, release, timeout: float) -
         if job.suspicious:
             status = "flagged"
             reasons += job.suspicious
+        mark_grader_failures(executed, scored)
         target.mkdir(parents=True)
-        nbformat.write(integrity.without_decoys(executed), str(target / f"{assignment}.ipynb"))
+        nbformat.write(executed, str(target / f"{assignment}.ipynb"))
     record = write_grades(course, assignment, job.student, earned, review=status != "graded")
     record.status, record.reason = status, "; ".join(reasons)
+    for gid, cell in record.cells.items():
+        cell["auto_score"] = (earned or {}).get(gid, 0.0)
+        cell["message"] = messages.get(gid, "")
+    record.release = fingerprint
     record.notes = job.notes + ([] if job.sandboxed or job.rejected else ["graded without a sandbox"])
+    record.sandboxed = job.sandboxed if job.workspace and not job.rejected else None
     record.seconds = round(job.seconds, 1)
     record.save(course.record(assignment, job.student))
-    if job.workspace:
-        shutil.rmtree(job.workspace, ignore_errors=True)
     return record
+
+
+def finish_safely(course: Course, assignment: str, job: Job, release, golden: dict, timeout: float,
+                  fingerprint: str = "") -> Record:
+    """finish(), and whatever goes wrong there becomes this student's failed record, not the batch's end."""
+    try:
+        return finish(course, assignment, job, release, golden, timeout, fingerprint)
+    except Exception as error:
+        record = Record(job.student, assignment, status="failed", seconds=round(job.seconds, 1),
+                        reason=f"the grader could not score this submission ({type(error).__name__}: "
+                               f"{str(error)[:200]}): grade it by hand or run the grader again",
+                        notes=job.notes, sandboxed=job.sandboxed if job.workspace else None, release=fingerprint)
+        with contextlib.suppress(Exception):
+            record.save(course.record(assignment, job.student))
+        return record
+    finally:
+        if job.workspace:
+            shutil.rmtree(job.workspace, ignore_errors=True)
+
+
+def run_safely(job: Job, *args) -> Job:
+    """run_worker(), and an error of the grader itself fails this job only."""
+    try:
+        return run_worker(job, *args)
+    except Exception as error:
+        job.rejected = f"the grader could not run this submission ({type(error).__name__}: {str(error)[:200]})"
+        return job
+
+
+def shared_golden(assignment: str, fingerprint: str) -> Path:
+    """Where courses made from this kit (Gradescope, the tests, the benchmark) find golden reports
+    already recorded: they depend only on the release, the source and the environment."""
+    return ROOT / WORK / "golden-cache" / f"{assignment}-{fingerprint[:20]}.json"
+
+
+def golden_reports(course: Course, assignment: str, release, source, numba: Path | None = None,
+                   server: WorkerServer | None = None) -> dict:
+    """{grade_id: [reports]} of the reference solution's run, recorded once per release in
+    grader/work/golden/ (beside the gradebook, never in a sandbox)."""
+    from .notebooks import solved
+    path = course.work / "golden" / f"{assignment}.json"
+    fingerprint = verdict.release_fingerprint(release, source)
+    shared = shared_golden(assignment, fingerprint)
+    for found in (path, shared):
+        cells = verdict.load_golden(found, fingerprint)
+        if cells is not None:
+            _keep_golden(path, shared, fingerprint, cells)
+            return cells
+    job = prepare(course, assignment, "golden-reference", release, source, numba, golden_run=True,
+                  notebook=solved(release, source))
+    if job.rejected:
+        raise RuntimeError(f"golden reports of {assignment}: {job.rejected}")
+    try:
+        with contextlib.ExitStack() as stack:
+            server = server or stack.enter_context(WorkerServer())
+            run_worker(job, assignment, NOTEBOOK_TIMEOUT, server, KERNEL_THREADS)
+        executed = executed_notebook(job)
+        if executed is None:
+            raise RuntimeError(f"the reference solution of {assignment} did not run: {failure_reason(job, NOTEBOOK_TIMEOUT)}")
+        cells = {}
+        for cell in executed.cells:
+            gid = grade_id(cell)
+            if cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
+                if not cell_passed(cell):
+                    raise RuntimeError(f"the reference solution of {assignment} fails its own test {gid}: "
+                                       f"{cell_verdict(cell, [])}")
+                cells[gid] = verdict.reports(cell)
+                why = verdict.judge_cell(cells[gid], cells[gid])
+                if why:
+                    raise RuntimeError(f"the reference solution's reports of {assignment}/{gid} do not pass "
+                                       f"against themselves: {why}")
+    finally:
+        shutil.rmtree(job.workspace, ignore_errors=True)
+    _keep_golden(path, shared, fingerprint, cells)
+    return cells
+
+
+def _keep_golden(path: Path, shared: Path, fingerprint: str, cells: dict) -> None:
+    if verdict.load_golden(path, fingerprint) is None:
+        verdict.save_golden(path, fingerprint, cells)
+    if not shared.exists():
+        with contextlib.suppress(OSError):       # the kit's folder may be read-only: the course's copy is enough
+            verdict.save_golden(shared, fingerprint, cells)
 
 
 def autograde(course: Course, assignment: str, students: list[str] | None = None,
@@ -316,7 +486,7 @@ def autograde_batch(course: Course, classes: dict[str, list[str] | None], worker
                     cell_timeout: int = CELL_TIMEOUT) -> dict[str, list[Record]]:
     """Grade several assignments ({assignment: students, or None for all submitted}) in one pool, so
     that no worker waits for the last notebook of one assignment before the next one starts."""
-    from .samples import read
+    from .notebooks import read
     classes = {a: students if students is not None else course.students(a) for a, students in classes.items()}
     workers = max(1, workers or os.cpu_count() or 1)
     if sandbox.bubblewrap() is None:
@@ -328,13 +498,16 @@ def autograde_batch(course: Course, classes: dict[str, list[str] | None], worker
     numba = sandbox.numba_cache() if sandbox.bubblewrap() else None
     records = {a: [] for a in classes}
     with WorkerServer() as server, ThreadPoolExecutor(max_workers=workers) as pool:
+        golden = dict(zip(classes, pool.map(lambda a: golden_reports(course, a, *notebooks[a], numba, server), classes)))
+        fingerprints = {a: verdict.release_fingerprint(*notebooks[a]) for a in classes}
         futures = {}
         for assignment, students in classes.items():
             for student in students:
                 job = prepare(course, assignment, student, *notebooks[assignment], numba)
-                futures[pool.submit(run_worker, job, assignment, timeout, server, KERNEL_THREADS, cell_timeout)] = assignment
+                futures[pool.submit(run_safely, job, assignment, timeout, server, KERNEL_THREADS, cell_timeout)] = assignment
         for future in tqdm(as_completed(futures), total=len(futures), desc=f"grading {', '.join(classes)}",
                            disable=not progress, unit="notebook"):
             assignment = futures[future]
-            records[assignment].append(finish(course, assignment, future.result(), notebooks[assignment][0], timeout))
+            records[assignment].append(finish_safely(course, assignment, future.result(), notebooks[assignment][0],
+                                                     golden[assignment], timeout, fingerprints[assignment]))
     return {a: sorted(r, key=lambda r: r.student) for a, r in records.items()}

@@ -64,9 +64,11 @@ class Record:
     reason: str = ""
     score: float = 0.0
     max_score: float = 0.0
-    cells: dict = field(default_factory=dict)   # grade_id -> {"score", "max_score"}
+    cells: dict = field(default_factory=dict)   # grade_id -> {"score", "max_score", "auto_score", "message"}
     seconds: float = 0.0
     notes: list = field(default_factory=list)   # repairs of the pre-check, degraded mode
+    sandboxed: bool | None = None               # the code ran in the bubblewrap sandbox (None: it never ran)
+    release: str = ""                           # fingerprint of the release it was graded against
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,8 @@
     (on Gradescope) setup.sh once, then run_autograder for every submission
 
 The bundle holds the kit itself (helper library, grader, data, the assignment's source
-notebook), so Gradescope grades exactly as `python -m grader autograde` does here: pre-check,
+notebook and the golden reports of its reference solution, recorded once when the bundle is
+built), so Gradescope grades exactly as `python -m grader autograde` does here: pre-check,
 sandbox (Gradescope's image gets bubblewrap from setup.sh), decoys, scores per test cell.
 results.json has one test per graded cell with its score, its maximum, its visibility and the
 failing check's message (hidden tests never shown).
@@ -51,6 +52,8 @@ def build_bundle(assignment: str, out: Path, kit: Path = ROOT) -> Path:
             info = zipfile.ZipInfo(name)
             info.external_attr = 0o755 << 16            # executable
             bundle.writestr(info, text)
+        golden = recorded_golden(assignment, kit)      # recorded once here, not for every submission there
+        bundle.write(golden, f"kit/{golden.relative_to(kit).as_posix()}")
         parts = KIT_PARTS + [f"solutions/{assignment}"]
         for part in parts:
             path = kit / part
@@ -63,10 +66,23 @@ def build_bundle(assignment: str, out: Path, kit: Path = ROOT) -> Path:
     return out
 
 
+def recorded_golden(assignment: str, kit: Path = ROOT) -> Path:
+    """The golden reports of the assignment's current release, recorded if they are not yet."""
+    from . import sandbox, verdict
+    from .autograde import golden_reports, shared_golden
+    from .course import Course
+    from .notebooks import read
+    course = Course(kit)
+    release, source = read(course.release(assignment)), read(course.source(assignment))
+    golden_reports(course, assignment, release, source, sandbox.numba_cache() if sandbox.bubblewrap() else None)
+    return shared_golden(assignment, verdict.release_fingerprint(release, source))
+
+
 def run(assignment: str, root: Path) -> dict:
     """Grade /autograder/submission/*.ipynb and write /autograder/results/results.json."""
     from .autograde import autograde
-    from .cli import collect, make_course
+    from .collect import collect
+    from .release import make_course
     kit = root / "source" / "kit"
     work = root / "work"
     if work.exists():
@@ -85,33 +101,11 @@ def run(assignment: str, root: Path) -> dict:
     shutil.copyfile(notebooks[0], inbox / notebooks[0].name)
     collect(course, assignment, inbox.parent)
     record = autograde(course, assignment, ["student"], progress=False)[0]
-    messages = failure_messages(course, assignment, "student")
     tests = [{"name": gid, "score": cell["score"], "max_score": cell["max_score"], "visibility": "visible",
-              "output": messages.get(gid, "passed" if cell["score"] >= cell["max_score"] else "")}
+              "output": cell.get("message") or ("passed" if cell["score"] >= cell["max_score"] else "")}
              for gid, cell in record.cells.items()]
     status = record.status + (f": {record.reason}" if record.reason else "")
     output = f"Status: {status}." + (f" Notes: {'; '.join(record.notes)}." if record.notes else "")
     results = {"score": record.score, "output": output, "visibility": "visible", "tests": tests}
     results_path.write_text(json.dumps(results, indent=2))
     return results
-
-
-def failure_messages(course, assignment: str, student: str) -> dict:
-    """{grade_id: the failing check's message}, hidden tests scrubbed as in the feedback."""
-    import nbformat
-
-    from .preprocessors import HideHiddenTests
-    from .samples import grade_id
-    path = course.autograded(assignment, student) / f"{assignment}.ipynb"
-    if not path.exists():
-        return {}
-    notebook = nbformat.read(str(path), as_version=4)
-    hide = HideHiddenTests()
-    messages = {}
-    for index, cell in enumerate(notebook.cells):
-        if cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
-            cell, _ = hide.preprocess_cell(cell, {}, index)
-            errors = [o for o in cell.outputs if o.output_type == "error"]
-            if errors:
-                messages[grade_id(cell)] = f"{errors[0].ename}: {errors[0].evalue}"[:4000]
-    return messages

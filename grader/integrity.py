@@ -1,6 +1,6 @@
 """Tamper defence: decoys that must fail, and a scan for known tricks.
 
-Decoys are the general defence. After the notebook's own cells, every test cell runs once more,
+Decoys are a second line behind the grader's own verdicts (grader.verdict). After the notebook's own cells, every test cell runs once more,
 byte for byte the same source, but with each answer (the functions and classes the student
 wrote) replaced by a stand-in object that is not a tensor, a number or anything else a check
 expects. Genuine checks must fail on it. If a decoy
@@ -20,9 +20,10 @@ import re
 
 import nbformat
 
-from .samples import grade_id
+from .notebooks import grade_id
 
-DECOY_PREFIX = "mmgrade-decoy-"
+GRADER_PREFIX = "mmgrade-"                # the ids of cells the grader adds to a notebook
+DECOY_PREFIX = GRADER_PREFIX + "decoy-"
 
 PATTERNS = [
     (r"get_ipython\s*\(|\bIPython\b", "uses the IPython shell from the code"),
@@ -83,24 +84,21 @@ def add_decoys(notebook, source_notebook, seed: int | None = None) -> list[str]:
     return ids
 
 
-def decoys_that_passed(executed) -> list[str]:
-    """Decoy test cells that ran without an error: the checks could not fail."""
-    passed = []
-    for cell in executed.cells:
-        if cell.get("id", "").startswith(DECOY_PREFIX) and cell.id != f"{DECOY_PREFIX}setup":
-            if not any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
-                passed.append(cell.id[len(DECOY_PREFIX):])
-    return passed
+def decoy_cells(executed) -> list:
+    """The decoy copies of the test cells in an executed notebook (not the stand-ins' setup)."""
+    return [c for c in executed.cells
+            if c.get("id", "").startswith(DECOY_PREFIX) and c.id != f"{DECOY_PREFIX}setup"]
 
 
-def without_decoys(executed):
-    executed.cells = [c for c in executed.cells if not c.get("id", "").startswith(DECOY_PREFIX)]
+def without_grader_cells(executed):
+    """The notebook without the cells the grader added (decoys, seeds): what the student wrote and ran."""
+    executed.cells = [c for c in executed.cells if not c.get("id", "").startswith(GRADER_PREFIX)]
     return executed
 
 
 def scan(notebook) -> list[str]:
     """Reasons to look at the student's code: known tricks in answer cells and added cells."""
     code = "\n".join(c.source for c in notebook.cells if c.cell_type == "code"
-                     and not c.get("id", "").startswith(DECOY_PREFIX)
+                     and not c.get("id", "").startswith(GRADER_PREFIX)
                      and not c.get("metadata", {}).get("nbgrader", {}).get("locked"))
     return [reason for pattern, reason in PATTERNS if re.search(pattern, code)]

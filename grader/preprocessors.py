@@ -10,6 +10,8 @@ from nbgrader.preprocessors import ClearHiddenTests, Execute
 from nbgrader.preprocessors.base import NbGraderPreprocessor
 from traitlets import Integer
 
+from mmkit.checks import REPORT_MIME
+
 HIDDEN_NOTE = "(the failing check is a hidden test: its code is not shown, only its message)"
 # error names SafeExecute writes when it ends a run (nbgrader's own name for an interrupted,
 # then finished, cell is CellTimeoutError: that one does not end the run)
@@ -82,9 +84,10 @@ class SafeExecute(Execute):
 
     max_cell_output_bytes = Integer(200_000, help="bytes of output kept per cell").tag(config=True)
     max_output_bytes = Integer(4_000_000, help="bytes of output kept per notebook").tag(config=True)
+    max_report_bytes = Integer(64_000_000, help="bytes of check reports kept per notebook").tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
-        self._stopped, self._total_bytes = None, 0
+        self._stopped, self._total_bytes, self._report_bytes = None, 0, 0
         return super().preprocess(nb, resources, km)
 
     def preprocess_cell(self, cell, resources, index):
@@ -112,6 +115,14 @@ class SafeExecute(Execute):
             content["evalue"] = str(content.get("evalue", ""))[:5000]
             content["traceback"] = [str(line)[:2000] for line in content.get("traceback", [])[-60:]]
             return super().output(outs, msg, display_id, cell_index)
+        if msg["msg_type"] == "display_data" and REPORT_MIME in content.get("data", {}):
+            # the checks' reports decide the grade: kept apart from the print budget, within their own
+            # (a flood of them is cut, and the grader then finds the cell's checks incomplete)
+            self._report_bytes += len(json.dumps(content["data"][REPORT_MIME]))
+            if self._report_bytes <= self.max_report_bytes:
+                content["data"] = {REPORT_MIME: content["data"][REPORT_MIME]}
+                return super().output(outs, msg, display_id, cell_index)
+            return None
         size = len(json.dumps(content.get("data", content.get("text", ""))))
         self._cell_bytes += size
         self._total_bytes += size

@@ -92,6 +92,17 @@ def numba_cache(folder: Path = NUMBA_CACHE_HOME) -> Path | None:
     return cache if (cache / ".ready").exists() else None
 
 
+def setup_message() -> str:
+    """What `make setup` says about the sandbox (and prepares for it): one line either way."""
+    if bubblewrap() is None:
+        why = "is not installed" if shutil.which("bwrap") is None else "cannot create namespaces here"
+        return (f"sandbox: bubblewrap {why}, so the grader will run student code WITHOUT a sandbox "
+                "(install it: sudo apt-get install bubblewrap; in a container, allow unprivileged user namespaces)")
+    cache = numba_cache()
+    return ("sandbox: bubblewrap found; student code is graded in a sandbox"
+            + ("" if cache else " (librosa could not be compiled ahead: each kernel compiles it, slower)"))
+
+
 def give_numba_cache(numba: Path | None, runtime: Path) -> None:
     """The kernel's private copy of the warm cache (made when it is about to start, not earlier:
     a class of hundreds waits in the queue without hundreds of copies)."""

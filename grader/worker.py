@@ -1,17 +1,19 @@
-"""Grade one submission inside its own workspace (run as a child process by grader.autograde).
+"""Run one submission's notebook inside its own workspace (a child process of grader.autograde).
 
-    python -m grader.worker WORKSPACE ASSIGNMENT STUDENT [CELL_TIMEOUT]
+    python -m grader.worker WORKSPACE [CELL_TIMEOUT]
     python -m grader.worker --serve        a fork server: one worker per request line
 
-The workspace is a small course of its own: a copy of the gradebook, the one submitted notebook
-(already rebuilt by the pre-check) and the kernelspec of the sandbox. nbgrader autogrades it
-there; the parent process reads the executed notebook, scores it and writes the real gradebook,
-so a crash here can lose nothing.
+The workspace holds the notebook the pre-check rebuilt (submitted.ipynb), the kernelspec of
+the sandbox and the kernel's folders. The worker executes the notebook there with nbgrader's
+Execute (SafeExecute), its stderr filter and its output limits, and writes executed.ipynb. It
+grades nothing and touches no gradebook: the parent reads the executed notebook, decides every
+verdict (grader.verdict) and writes the one record and the real gradebook, so a crash here can
+lose nothing.
 
-The grader starts its workers from the fork server, which imported this module (and so nbgrader)
-once: importing nbgrader costs about 3 s, a sixth of grading a notebook. It is a plain fork of a
-process that ran nothing but imports, not multiprocessing's forkserver, which would run the
-grading script's own main module again in every worker.
+The grader starts its workers from the fork server, which imported this module (and so nbgrader
+and nbclient) once: the imports cost seconds, a good part of running a notebook. It is a plain
+fork of a process that ran nothing but imports, not multiprocessing's forkserver, which would run
+the grading script's own main module again in every worker.
 """
 from __future__ import annotations
 
@@ -24,36 +26,35 @@ import time
 import traceback
 from pathlib import Path
 
-from nbconvert.preprocessors import ClearMetadataPreprocessor
-from nbgrader.apps import NbGraderAPI
-from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput,
-                                    SaveAutoGrades)
+import nbformat
+from nbgrader.preprocessors import IgnorePattern, LimitOutput
 
 from .config import course_config
 from .preprocessors import SafeExecute
 from .sandbox import KERNEL_NAME
 
-OUTPUT = "worker-output.txt"   # what the worker printed, in its workspace
+OUTPUT = "worker-output.txt"      # what the worker printed, in its workspace
+SUBMITTED = "submitted.ipynb"     # the rebuilt notebook, written by the parent
+EXECUTED = "executed.ipynb"       # the notebook after the run, read by the parent
+SCRATCH = "scratch"               # the kernel's working folder (the only one it may write)
 
 
 def main(argv: list[str]) -> int:
-    workspace, assignment, student = Path(argv[0]), argv[1], argv[2]
-    cell_timeout = int(argv[3]) if len(argv) > 3 else None
+    workspace = Path(argv[0])
+    cell_timeout = int(argv[1]) if len(argv) > 1 else None
     config = course_config(workspace)
     config.Execute.kernel_name = KERNEL_NAME      # the sandboxed kernelspec the parent wrote
     if cell_timeout:
         config.Execute.timeout = cell_timeout
     config.KernelManager.transport = "ipc"        # Unix sockets: the kernel has no network
     config.KernelManager.ip = str(workspace / "runtime" / "kernel")   # socket files, shared with the sandbox
-    config.Autograde.autograde_preprocessors = [SafeExecute, IgnorePattern, ClearMetadataPreprocessor,
-                                                LimitOutput, SaveAutoGrades, AssignLatePenalties,
-                                                CheckCellMetadata]
-    api = NbGraderAPI(config=config)
-    result = api.autograde(assignment, student, force=True, create=True)
-    (workspace / "worker-result.json").write_text(json.dumps(
-        {"success": bool(result.get("success")), "error": result.get("error") or "",
-         "log": result.get("log") or ""}))
-    return 0 if result.get("success") else 1
+    os.environ["NBGRADER_EXECUTION"] = "autograde"   # the notebooks' short budgets (mmkit.budget)
+    notebook = nbformat.read(str(workspace / SUBMITTED), as_version=4)
+    resources = {"metadata": {"path": str(workspace / SCRATCH)}}
+    for step in (SafeExecute, IgnorePattern, LimitOutput):
+        notebook, resources = step(config=config).preprocess(notebook, resources)
+    nbformat.write(notebook, str(workspace / EXECUTED))
+    return 0
 
 
 def forked(argv: list[str], env: dict[str, str]) -> int:

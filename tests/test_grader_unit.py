@@ -5,7 +5,7 @@ from pathlib import Path
 import nbformat
 
 from grader.autograde import Job, backup_gradebook, cell_passed, failure_reason, score
-from grader.cli import collect
+from grader.collect import collect
 from grader.course import Course, Record, valid_student_id
 from grader.preprocessors import HIDDEN_NOTE, HideHiddenTests, TrimOutputs
 
@@ -86,7 +86,7 @@ def test_record_round_trip(tmp_path):
     assert Record.load(tmp_path / "s.json") == record
 
 
-def test_scores_come_from_errors_and_stderr_only():
+def test_the_kernels_side_of_a_score_comes_from_errors_and_stderr_only():
     release = nbformat.v4.new_notebook()
     release.cells = [graded_cell("check(a)", []) for _ in range(4)]
     for i, cell in enumerate(release.cells):
@@ -99,7 +99,9 @@ def test_scores_come_from_errors_and_stderr_only():
     executed.cells[1].outputs = [nbformat.v4.new_output("error", ename="E", evalue="", traceback=[])]
     executed.cells[2].outputs = [nbformat.v4.new_output("stream", name="stderr", text="warning")]
     executed.cells[3].outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "100"}, execution_count=1)]
-    assert score(executed, release) == {"t0": 2.0, "t1": 0.0, "t2": 0.0, "t3": 2.0}
+    scored = score(executed, release, golden={})
+    assert {gid: points for gid, (points, _) in scored.items()} == {"t0": 2.0, "t1": 0.0, "t2": 0.0, "t3": 2.0}
+    assert "stderr" in scored["t2"][1] and scored["t1"][1].startswith("E")
     executed.cells[0].execution_count = None
     assert not cell_passed(executed.cells[0])
 
@@ -108,9 +110,31 @@ def test_worker_server_forks_workers_and_reports_their_exit(tmp_path):
     from grader.autograde import WorkerServer
     from grader.worker import OUTPUT
     with WorkerServer() as server:
-        pids = [server.start([str(tmp_path), "clip", "nobody", "30"], {"PATH": "/usr/bin:/bin"}) for _ in range(2)]
+        pids = [server.start([str(tmp_path), "30"], {"PATH": "/usr/bin:/bin"}) for _ in range(2)]
         codes = [server.wait(pid, 60) for pid in pids]
-    assert len(set(pids)) == 2 and codes == [1, 1]    # not a course: nbgrader fails, and says so
-    assert not json.loads((tmp_path / "worker-result.json").read_text())["success"]
-    assert (tmp_path / OUTPUT).exists()
+    assert len(set(pids)) == 2 and codes == [1, 1]    # no notebook in the workspace: it fails, and says so
+    assert "submitted.ipynb" in (tmp_path / OUTPUT).read_text()
     assert server.process.returncode == 0
+
+
+def test_a_grader_error_on_one_submission_becomes_its_failed_record(tmp_path):
+    from grader.autograde import finish_safely, prepare
+    course = Course(tmp_path / "course")                   # no gradebook, no release: every step fails
+    job = prepare(course, "clip", "ann", nbformat.v4.new_notebook(), nbformat.v4.new_notebook())
+    assert "could not be read" in job.rejected and job.workspace is None
+    record = finish_safely(course, "clip", job, nbformat.v4.new_notebook(), {}, 30)
+    assert record.status == "failed" and "could not score" in record.reason
+    assert Record.load(course.record("clip", "ann")).status == "failed"
+
+
+def test_without_bubblewrap_setup_and_every_table_row_say_so(monkeypatch, capsys):
+    from grader import cli, sandbox
+    monkeypatch.setattr(sandbox, "bubblewrap", lambda: None)
+    message = sandbox.setup_message()
+    assert "WITHOUT a sandbox" in message and "apt-get install bubblewrap" in message and "\n" not in message
+    argv, sandboxed = sandbox.kernel_command(Path("/tmp/x"), Path("/tmp/y"))
+    assert not sandboxed and "bwrap" not in " ".join(argv)
+    cli.print_table([Record("ann", "clip", "graded", sandboxed=False), Record("bob", "clip", "failed", "not JSON")])
+    lines = capsys.readouterr().out.splitlines()
+    assert "graded without a sandbox" in next(l for l in lines if l.startswith("ann"))
+    assert "sandbox" not in next(l for l in lines if l.startswith("bob"))

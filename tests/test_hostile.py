@@ -19,7 +19,9 @@ import pytest
 
 from grader import samples, sandbox
 from grader.autograde import WorkerServer, autograde, failure_reason, prepare, run_worker
-from grader.cli import collect, export, feedback, make_course
+from grader.collect import collect
+from grader.exports import export, feedback
+from grader.release import make_course
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     sandbox.bubblewrap() is None, reason="bubblewrap is not available here, so isolation cannot be "
@@ -77,7 +79,42 @@ def cases(reference, blank, paths: dict) -> dict:
         "class Same(float):\n    def __eq__(self, other):\n        return True\n\n\n"
         "def precision_recall(flagged, corrupted):\n    return Same(0.5), Same(0.5)")
     renamed = nbformat.writes(reference)
+    wrong = wrong_answers(reference)
     return {
+        "wrong-answers": (wrong, "graded", FULL - WRONG_LOSES, ""),
+        "isclose-always-true": (with_cell(wrong, (
+            "import numpy\n"
+            "numpy.isclose = lambda a, b, **k: numpy.ones(numpy.broadcast(numpy.asarray(a), numpy.asarray(b)).shape, bool)")),
+            "flagged", FULL - WRONG_LOSES, "replaces functions"),
+        "swallowed-failures": (with_cell(wrong, (
+            "import torch\n\n\n"
+            "def lenient(check):\n"
+            "    def wrapped(yours, *args, **kwargs):\n"
+            "        try:\n"
+            "            return check(yours, *args, **kwargs)\n"
+            "        except AssertionError:\n"
+            "            if isinstance(yours, (torch.Tensor, float, int)):     # the decoys' stand-ins still fail\n"
+            "                return None\n"
+            "            raise\n"
+            "    return wrapped\n\n\n"
+            "check_close, check_equal, check_shape, check_type = map(lenient, [check_close, check_equal, check_shape, check_type])")),
+            "flagged", FULL - WRONG_LOSES, "replaces functions"),
+        "forged-expected": (with_cell(wrong, (
+            "import mmkit.checks\n"
+            "real_close, real_equal = mmkit.checks.check_close, mmkit.checks.check_equal\n\n\n"
+            "def check_close(yours, expected, *args, **kwargs):      # pass the expected value off as mine\n"
+            "    return real_close(expected, expected, *args, **kwargs)\n\n\n"
+            "def check_equal(yours, expected, *args, **kwargs):\n"
+            "    return real_equal(expected, expected, *args, **kwargs)")),
+            "flagged", FULL - WRONG_LOSES, "replaces functions"),
+        "null-metadata": (damaged_json(reference, lambda c: c["metadata"].__setitem__("nbgrader", None)), "graded", FULL, ""),
+        "string-metadata": (damaged_json(reference, lambda c: c.__setitem__("metadata", "x")), "graded", FULL, ""),
+        "list-grade-id": (damaged_json(reference, lambda c: c["metadata"]["nbgrader"].__setitem__("grade_id", ["x"])),
+                          "graded", FULL, ""),
+        "no-metadata-no-ids": (damaged_json(reference, lambda c: (c.pop("metadata"), c.pop("id")), every=True),
+                               "graded", FULL, ""),
+        "not-this-assignment": (json.dumps({"cells": [{"cell_type": "code", "source": "print(1)", "metadata": {}}]}),
+                                "failed", 0.0, "none of the answer cells"),
         "reference": (reference, "graded", FULL, ""),
         "infinite-loop": (with_cell(reference, "while True:\n    pass"), "graded", FULL, ""),
         "loop-ignoring-sigint": (with_cell(reference, "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
@@ -87,8 +124,8 @@ def cases(reference, blank, paths: dict) -> dict:
                         "flagged", 0.0, "kernel died"),
         "memory-bomb": (with_cell(reference, "hog = bytearray(64 * 2**30)"), "graded", FULL, ""),
         "huge-output": (with_cell(reference, "print('x' * 100_000_000)"), "graded", FULL, ""),
-        "input-transformer": (transformer, "flagged", 0.0, "checks could not fail"),
-        "patched-checks": (patched, "flagged", 0.0, "checks could not fail"),
+        "input-transformer": (transformer, "flagged", 0.0, "IPython hooks"),
+        "patched-checks": (patched, "flagged", 0.0, "replaces functions"),
         "swallowed-exceptions": (with_cell(blank, "get_ipython().set_custom_exc((Exception,), lambda *a, **k: None)"),
                                  "flagged", 0.0, "IPython hooks"),
         "eq-always-true": (always_equal, "flagged", FULL - 2, "comparison"),
@@ -111,6 +148,28 @@ def cases(reference, blank, paths: dict) -> dict:
         "invalid-json": (renamed[: len(renamed) // 3], "failed", 0.0, "not valid JSON"),
         "renamed-file": (renamed, "graded", FULL, ""),
     }
+
+
+# Three realistic mistakes in three answer cells: they lose test_clip_loss (3), test_train_step (2: its
+# hidden reference uses the student's clip_loss), test_recall (2) and test_precision_recall (2).
+WRONG = ["loss-one-direction", "recall-optimistic-ties", "pr-swapped"]
+WRONG_LOSES = 9.0
+
+
+def wrong_answers(reference):
+    mutants = {m.name: m for m in samples.catalogue(ASSIGNMENT)[0]}
+    for name in WRONG:
+        reference = samples.mutate(reference, mutants[name])
+    return reference
+
+
+def damaged_json(notebook, damage, every: bool = False) -> str:
+    """The notebook's file with `damage` done to its answer cell clip_loss (or to every cell)."""
+    data = json.loads(nbformat.writes(notebook))
+    for cell in data["cells"]:
+        if every or cell.get("id") == "clip_loss":
+            damage(cell)
+    return json.dumps(data)
 
 
 def drop_tests(notebook):
