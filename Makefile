@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 HW ?= clip
 
-.PHONY: setup demo test test-fast lab release data checkpoints bench clean
+.PHONY: setup demo test test-fast lab release student-kit data checkpoints bench clean
 
 setup: $(STAMP)
 
@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
-	$(PY) -c "from grader import sandbox; sandbox.bubblewrap() and sandbox.numba_cache()"   # librosa compiled once for the grader's sandboxed kernels
+	$(PY) -c "from grader import sandbox; print(sandbox.setup_message())"   # and librosa compiled once for the sandboxed kernels
 	touch $(STAMP)
 
 demo: setup   ## release, grade the bundled sample submissions, write feedback and grades.csv
@@ -31,6 +31,9 @@ lab: setup
 
 release: setup   ## regenerate notebooks/ from solutions/
 	$(PY) -m grader release
+
+student-kit: setup   ## grader/work/student-kit.zip: notebooks, data, helper library, install files (no solutions)
+	$(PY) -m grader student-kit
 
 data: setup   ## rebuild data/ from its builders and refresh data/MANIFEST.json (Spoken needs espeak-ng)
 	$(PY) data/build_shapes.py

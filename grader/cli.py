@@ -3,127 +3,24 @@
     python -m grader release [clip ...]          solutions/ -> notebooks/ (and the gradebook)
     python -m grader collect clip FOLDER|ZIP     FOLDER/<student>.ipynb, FOLDER/<student>/*.ipynb, or an LMS zip
     python -m grader autograde clip [-j 2]       every submission, in parallel, in its own process
+    python -m grader autograde clip --shard 3/40 one deterministic 40th of the class (a cluster job)
+    python -m grader merge clip [FOLDER ...]     the shards' records into this course's gradebook
     python -m grader feedback clip               HTML feedback without hidden tests
     python -m grader export clip                 grader/work/grades-clip.csv: score, status, reason
     python -m grader gradescope clip [OUT.zip]   a Gradescope autograder bundle
+    python -m grader student-kit [OUT.zip]       notebooks, data and helper library for students
     python -m grader demo [clip ...]             all of the above on sample submissions
 """
 from __future__ import annotations
 
 import argparse
-import csv
-import shutil
-import sys
 import time
 from pathlib import Path
 
-from .course import Course, Record, valid_student_id
-
-
-def api(course: Course):
-    from nbgrader.apps import NbGraderAPI
-    from .config import course_config
-    return NbGraderAPI(config=course_config(course.root))
-
-
-def release(course: Course, assignments: list[str]) -> None:
-    """Generate notebooks/<a>/ from solutions/<a>/ and record the assignment in the gradebook."""
-    course.work.mkdir(parents=True, exist_ok=True)
-    for assignment in assignments:
-        if not course.source(assignment).is_file():
-            raise SystemExit(f"no source notebook {course.source(assignment)}: "
-                             f"assignments are {', '.join(course.assignments())}")
-        result = api(course).generate_assignment(assignment, force=True, create=True)
-        if not result["success"]:
-            raise SystemExit(f"release of {assignment} failed:\n{result.get('log', '')}\n{result.get('error', '')}")
-        print(f"released {assignment}: {course.release(assignment).relative_to(course.root)}")
-
-
-def make_course(root: Path, assignments: list[str], kit: Path | None = None) -> Course:
-    """A course of its own in `root` (solutions/ copied from the kit, data/ linked), released.
-    Used for grading elsewhere (Gradescope), by the tests and by the benchmark."""
-    import os
-    kit = kit or Course().root
-    (root / "solutions").mkdir(parents=True)
-    for assignment in assignments:
-        shutil.copytree(kit / "solutions" / assignment, root / "solutions" / assignment)
-    os.symlink((kit / "data").resolve(), root / "data")
-    course = Course(root)
-    release(course, assignments)
-    return course
-
-
-def collect(course: Course, assignment: str, source: Path, pattern: str | None = None) -> list[str]:
-    """Copy submissions into grader/work/submitted/<student>/<assignment>/.
-
-    `source` is a folder (FOLDER/<student>.ipynb or FOLDER/<student>/<any name>.ipynb) or a zip
-    exported by a learning-management system, whose file names carry the student id (Canvas,
-    Moodle and Blackboard names are recognised; `pattern` is a regex with a (?P<student>...)
-    group for others). What was renamed or chosen is noted in the student's record.
-    """
-    from .lms import find_submissions
-    if not source.exists():
-        raise SystemExit(f"collect: {source} does not exist: give a folder of notebooks or an LMS zip")
-    found, skipped = find_submissions(source, assignment, pattern)
-    for path, why in skipped:
-        print(f"collect: skipped {path}: {why}", file=sys.stderr)
-    for student, (data, notes) in sorted(found.items()):
-        target = course.submitted(assignment, student)
-        if target.parent.exists():
-            shutil.rmtree(target.parent)
-        target.parent.mkdir(parents=True)
-        target.write_bytes(data)
-        if notes:
-            (target.parent / "collect-notes.txt").write_text("\n".join(notes) + "\n")
-    print(f"collected {len(found)} submission(s) of {assignment} from {source}")
-    return sorted(found)
-
-
-def feedback(course: Course, assignment: str) -> None:
-    result = api(course).generate_feedback(assignment, force=True)
-    if not result["success"]:
-        raise SystemExit(f"feedback for {assignment} failed:\n{result.get('error') or result.get('log')}")
-
-
-def records(course: Course, assignment: str) -> list[Record]:
-    folder = course.work / "records" / assignment
-    return [Record.load(p) for p in sorted(folder.glob("*.json"))]
-
-
-def export(course: Course, assignment: str, out: Path | None = None) -> Path:
-    """CSV of every student's score (manual grades included), status and reason."""
-    from nbgrader.api import Gradebook, MissingEntry
-    out = out or course.work / f"grades-{assignment}.csv"
-    rows = []
-    with Gradebook(course.db_url) as gb:
-        for record in records(course, assignment):
-            try:
-                submission = gb.find_submission(assignment, record.student)
-                record.score, record.max_score = float(submission.score), float(submission.max_score)
-            except MissingEntry:
-                pass
-            rows.append([record.student, assignment, f"{record.score:g}", f"{record.max_score:g}",
-                         record.status, record.reason, "; ".join(record.notes)])
-    with open(out, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["student", "assignment", "score", "max_score", "status", "reason", "notes"])
-        writer.writerows(rows)
-    return out
-
-
-def export_all(course: Course) -> Path:
-    """grader/work/grades.csv: the rows of every assignment's export, one file for the class."""
-    out = course.work / "grades.csv"
-    rows = []
-    for assignment in course.assignments():
-        if (course.work / "records" / assignment).is_dir():
-            with open(export(course, assignment)) as f:
-                rows += list(csv.reader(f))[1:]
-    with open(out, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["student", "assignment", "score", "max_score", "status", "reason", "notes"])
-        writer.writerows(rows)
-    return out
+from .collect import collect
+from .course import Course, Record
+from .exports import export, export_all, feedback
+from .release import release
 
 
 def print_table(rows: list[Record]) -> None:
@@ -131,7 +28,8 @@ def print_table(rows: list[Record]) -> None:
     print(f"\n{'student':<{width}}  {'score':>11}  status")
     for r in rows:
         score = f"{r.score:g} / {r.max_score:g}"
-        print(f"{r.student:<{width}}  {score:>11}  {r.status}{': ' + r.reason if r.reason else ''}")
+        where = " (graded without a sandbox)" if r.sandboxed is False else ""
+        print(f"{r.student:<{width}}  {score:>11}  {r.status}{where}{': ' + r.reason if r.reason else ''}")
 
 
 def demo(course: Course, assignments: list[str], workers: int | None) -> None:
@@ -156,6 +54,13 @@ def demo(course: Course, assignments: list[str], workers: int | None) -> None:
     print(f"demo finished in {time.monotonic() - start:.0f} s")
 
 
+def release_of(course: Course, assignment: str) -> str:
+    """The fingerprint of the assignment's current release (what shards must have been graded against)."""
+    from .notebooks import read
+    from .verdict import release_fingerprint
+    return release_fingerprint(read(course.release(assignment)), read(course.source(assignment)))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m grader", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -171,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--students", nargs="*")
     p.add_argument("-j", "--workers", type=int, default=None, help="processes at a time (default: cores)")
     p.add_argument("--timeout", type=float, default=None, help="seconds for a whole notebook")
+    p.add_argument("--shard", help="I/N: grade the I-th of N shards of the class and write its records")
+    p = sub.add_parser("merge", help="merge shard records into the gradebook and the CSV")
+    p.add_argument("assignment")
+    p.add_argument("folders", nargs="*", type=Path, help="shard folders (default: grader/work/shards/<a>/*)")
     p = sub.add_parser("feedback", help="HTML feedback for graded submissions")
     p.add_argument("assignment")
     p = sub.add_parser("export", help="CSV of scores and statuses")
@@ -185,21 +94,35 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("gradescope-run", help="(inside Gradescope) grade /autograder/submission")
     p.add_argument("assignment")
     p.add_argument("--root", type=Path, default=Path("/autograder"))
+    p = sub.add_parser("student-kit", help="a zip of what students need (no solutions, grader or tests)")
+    p.add_argument("out", type=Path, nargs="?")
     p = sub.add_parser("demo", help="release, grade sample submissions, feedback, export")
     p.add_argument("assignments", nargs="*")
     p.add_argument("-j", "--workers", type=int, default=None)
+    parser.add_argument("--course", type=Path, default=None, help="the course root (default: this kit)")
     args = parser.parse_args(argv)
 
-    course = Course()
+    course = Course(args.course.resolve()) if args.course else Course()
     if args.command == "release":
         release(course, args.assignments or course.assignments())
     elif args.command == "collect":
         collect(course, args.assignment, args.folder, args.pattern)
     elif args.command == "autograde":
         from .autograde import NOTEBOOK_TIMEOUT, autograde
-        rows = autograde(course, args.assignment, args.students or None, workers=args.workers,
+        students = args.students or None
+        if args.shard:
+            from .shards import parse_shard, shard_students, write_shard
+            index, count = parse_shard(args.shard)
+            students = shard_students(students or course.students(args.assignment), index, count)
+        rows = autograde(course, args.assignment, students, workers=args.workers,
                          timeout=args.timeout or NOTEBOOK_TIMEOUT)
         print_table(rows)
+        if args.shard:
+            print(f"shard records: {write_shard(course, args.assignment, index, count, release_of(course, args.assignment), rows)}")
+    elif args.command == "merge":
+        from .shards import merge
+        print_table(merge(course, args.assignment, release_of(course, args.assignment), args.folders or None))
+        print(export(course, args.assignment))
     elif args.command == "feedback":
         feedback(course, args.assignment)
     elif args.command == "export":
@@ -215,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
         from .gradescope import run
         results = run(args.assignment, args.root)
         print(f"score {results['score']:g}: {results['output']}")
+    elif args.command == "student-kit":
+        from .student_kit import build_student_kit
+        print(build_student_kit(args.out or course.work / "student-kit.zip"))
     elif args.command == "demo":
         demo(course, args.assignments or course.assignments(), args.workers)
     return 0

@@ -12,9 +12,7 @@ import copy
 import importlib
 from dataclasses import dataclass, field
 
-import nbformat
-
-SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
+from .notebooks import answer_cells, grade_id, read, solved, write  # noqa: F401 (used by the tests and the demo)
 
 
 @dataclass
@@ -34,31 +32,6 @@ class Alternative:
     name: str
     cell: str
     code: str
-
-
-def grade_id(cell) -> str | None:
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-
-
-def strip_solution_markers(source: str) -> str:
-    return "\n".join(line for line in source.split("\n")
-                     if line.strip() not in SOLUTION_MARKERS)
-
-
-def answer_cells(notebook) -> dict:
-    return {grade_id(c): c for c in notebook.cells
-            if c.get("metadata", {}).get("nbgrader", {}).get("solution")}
-
-
-def solved(release, source):
-    """The release notebook with each answer cell holding the reference answer."""
-    notebook = copy.deepcopy(release)
-    reference = answer_cells(source)
-    for gid, cell in answer_cells(notebook).items():
-        if gid not in reference:
-            raise KeyError(f"answer cell {gid!r} of the release is not in the source notebook")
-        cell.source = strip_solution_markers(reference[gid].source)
-    return notebook
 
 
 def _copy_with_answer(notebook, cell_id: str, what: str):
@@ -90,15 +63,6 @@ def catalogue(assignment: str):
     """(mutants, alternatives, demo sample names) of an assignment."""
     module = importlib.import_module(f"grader.mutants.{assignment}")
     return module.MUTANTS, module.ALTERNATIVES, getattr(module, "DEMO", [])
-
-
-def read(path) -> nbformat.NotebookNode:
-    return nbformat.read(str(path), as_version=4)
-
-
-def write(notebook, path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(notebook, str(path))
 
 
 def make_samples(course, assignment: str, folder) -> list[str]:

@@ -4,6 +4,7 @@
     python tests/bench.py --only notebooks    the notebooks' student runs and autograder runs
     python tests/bench.py --only autograder   the autograder runs alone (reference answers)
     python tests/bench.py --only grader       the grader against plain nbgrader; a hostile class
+    python tests/bench.py --only precheck     10,000 damaged notebooks through the pre-check
     python tests/bench.py --skip-clone        no fresh-clone demo and no make test
 
 Timings on a shared machine are noisy: each is one run, reported as measured.
@@ -95,7 +96,8 @@ def autograder_run(assignment: str) -> dict:
     """Grade the reference answers alone, as the autograder does (short budget)."""
     from grader import samples
     from grader.autograde import autograde
-    from grader.cli import collect, make_course
+    from grader.collect import collect
+    from grader.release import make_course
     with tempfile.TemporaryDirectory() as tmp:
         course = make_course(Path(tmp) / "course", [assignment])
         inbox = Path(tmp) / "inbox"
@@ -139,7 +141,8 @@ def class_of(course, size: int, hostile: int = 0) -> dict:
 def grading_speed(size: int) -> dict:
     """The kit's grader with 2 workers against plain `nbgrader autograde`, same submissions."""
     from grader.autograde import autograde
-    from grader.cli import collect, make_course
+    from grader.collect import collect
+    from grader.release import make_course
     with tempfile.TemporaryDirectory() as tmp:
         ours = make_course(Path(tmp) / "ours" / "root", ["clip"])
         class_of(ours, size)
@@ -166,7 +169,8 @@ def grading_speed(size: int) -> dict:
 def hostile_class(size: int, hostile: int) -> dict:
     """A class with hostile submissions: is every status and score right?"""
     from grader.autograde import autograde
-    from grader.cli import collect, make_course
+    from grader.collect import collect
+    from grader.release import make_course
     with tempfile.TemporaryDirectory() as tmp:
         course = make_course(Path(tmp) / "class" / "root", ["clip"])
         expected = class_of(course, size, hostile)
@@ -179,6 +183,34 @@ def hostile_class(size: int, hostile: int) -> dict:
              for name, want in expected.items() if want and (records[name].status, records[name].score) != want]
     return {"class_size": size, "hostile": hostile, "seconds": round(seconds, 1),
             "records": len(records), "wrong": wrong}
+
+
+def precheck_fuzz(count: int) -> dict:
+    """`count` damaged notebooks (tests/notebook_fuzz.py, seeds 0..count-1) through the pre-check:
+    each must be repaired into a valid release copy or rejected with a reason, never raise."""
+    import random
+
+    import nbformat
+
+    from grader import precheck, samples
+    from grader.course import Course
+    from tests.notebook_fuzz import damaged_file
+    course = Course(ROOT)
+    release = samples.read(course.release("clip"))
+    good = json.loads(nbformat.writes(samples.solved(release, samples.read(course.source("clip")))))
+    outcomes = {"repaired_or_clean": 0, "rejected": 0, "exceptions": 0}
+    errors = []
+    start = time.monotonic()
+    for seed in range(count):
+        try:
+            nbformat.writes(precheck.rebuild(damaged_file(good, random.Random(seed)), release).notebook)
+            outcomes["repaired_or_clean"] += 1
+        except precheck.Rejected:
+            outcomes["rejected"] += 1
+        except Exception as error:          # the figure that must stay at zero
+            outcomes["exceptions"] += 1
+            errors.append(f"seed {seed}: {type(error).__name__}: {error}"[:300])
+    return {"notebooks": count, **outcomes, "seconds": round(time.monotonic() - start, 1), "first_errors": errors[:5]}
 
 
 def timed(command: list[str], cwd: Path) -> float:
@@ -204,7 +236,8 @@ def fresh_clone(with_tests: bool) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=["notebooks", "autograder", "clone", "grader"])
+    parser.add_argument("--only", choices=["notebooks", "autograder", "clone", "grader", "precheck"])
+    parser.add_argument("--fuzz", type=int, default=10_000, help="damaged notebooks through the pre-check")
     parser.add_argument("--class-size", type=int, default=40)
     parser.add_argument("--skip-clone", action="store_true")
     parser.add_argument("--assignments", nargs="*", default=list(FIGURES))
@@ -220,6 +253,9 @@ def main() -> int:
         for assignment in args.assignments:
             print(f"[bench] {assignment}: autograder run ...", flush=True)
             results[assignment] = autograder_run(assignment)
+    if args.only in (None, "precheck"):
+        print(f"[bench] pre-check: {args.fuzz} damaged notebooks ...", flush=True)
+        results["precheck_fuzz"] = precheck_fuzz(args.fuzz)
     if args.only in (None, "grader"):
         print(f"[bench] grader: {args.class_size} submissions, kit (2 workers) against plain nbgrader ...", flush=True)
         results["grader_speed"] = grading_speed(args.class_size)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.cli import make_course
+from grader.release import make_course
 from grader.course import Course
 
 

@@ -8,7 +8,9 @@ import pytest
 
 from grader import samples
 from grader.autograde import autograde_batch
-from grader.cli import collect, export, feedback, make_course
+from grader.collect import collect
+from grader.exports import export, feedback
+from grader.release import make_course
 from grader.course import Course
 
 ASSIGNMENTS = Course().assignments()

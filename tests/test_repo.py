@@ -53,3 +53,36 @@ def test_solutions_hold_only_notebooks():
     for folder in (ROOT / "solutions").iterdir():
         files = [p.name for p in folder.rglob("*") if p.is_file() and ".ipynb_checkpoints" not in p.parts]
         assert files == [f"{folder.name}.ipynb"], f"solutions/{folder.name} holds {files}"
+
+
+def grader_imports() -> dict:
+    """{module: grader modules it imports, at the top or inside a function} for grader/*.py."""
+    import ast
+    graph = {}
+    for path in sorted((ROOT / "grader").glob("*.py")):
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                names |= {node.module} if node.module else {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("grader."):
+                names.add(node.module.split(".")[1])
+        graph[path.stem] = {n.split(".")[0] for n in names}
+    return graph
+
+
+def test_the_grader_has_no_import_cycle_and_its_production_path_no_samples():
+    graph = grader_imports()
+
+    def reach(start):
+        seen, todo = set(), [start]
+        while todo:
+            for nxt in graph.get(todo.pop(), ()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return seen
+    cycles = [m for m in graph if m in reach(m)]
+    assert not cycles, f"import cycles through {cycles}"
+    for production in ["autograde", "worker", "precheck", "verdict", "integrity", "sandbox", "release", "collect",
+                       "exports", "shards", "gradescope", "student_kit"]:
+        assert not reach(production) & {"samples", "mutants", "cli"}, f"{production} imports test or demo code"
