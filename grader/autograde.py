@@ -282,7 +282,8 @@ def cell_verdict(cell, golden: list) -> str:
             return f"{errors[0].get('ename')}: {errors[0].get('evalue')}"[:4000]
         return "the cell did not run, or wrote to stderr" if cell.get("execution_count") is None \
             else "the cell wrote to stderr (a warning or an error message)"
-    return verdict.judge_cell(verdict.reports(cell), golden)
+    why = verdict.judge_cell(verdict.reports(cell), golden)
+    return f"CheckFailed: {why}" if why else ""
 
 
 def score(executed, release, golden: dict) -> dict:
@@ -340,9 +341,8 @@ def mark_grader_failures(executed, scored: dict) -> None:
         why = scored.get(grade_id(cell), (0, ""))[1]
         verdict.without_reports(cell)
         if why and cell_passed(cell):
-            cell.outputs.append(nbformat.v4.new_output(
-                "error", ename="CheckFailed", evalue=why + "\n(judged by the grader from the values your code produced)",
-                traceback=[why]))
+            why = why.removeprefix("CheckFailed: ") + "\n(judged by the grader from the values your code produced)"
+            cell.outputs.append(nbformat.v4.new_output("error", ename="CheckFailed", evalue=why, traceback=[why]))
 
 
 def finish(course: Course, assignment: str, job: Job, release, golden: dict, timeout: float,
