@@ -23,7 +23,7 @@ from pathlib import Path
 
 from mmkit.checks import GOLDEN, REPORT_MIME, CheckFailed, decode, judge
 
-KEPT = "_mmgrade_golden"          # the kernel's name for mmkit.checks.GOLDEN
+KEPT = "_mmgrade_kept"            # in a graded kernel: lambda value: mmkit.checks.GOLDEN
 HIDDEN_MARKERS = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
 
 STUDENT_SIDE = {"true": ["holds", "message"], "type": ["yours", "yours_desc"], "dtype": ["yours"],
@@ -77,11 +77,12 @@ def judge_cell(sent: list, golden: list) -> str:
 
 
 def keep_expected_values(source: str) -> str:
-    """The test cell with the expected argument of each hidden check_close / check_equal (unless
-    golden=False) replaced by the name of mmkit.checks.GOLDEN, so that under the grader the kernel
-    never holds a hidden check's expected value: a check replaced by one that passes the expected
-    value off as the student's has nothing to pass off. Only those argument spans change; the
-    visible part stays byte for byte."""
+    """The test cell with the expected argument E of each hidden check_close / check_equal (unless
+    golden=False) wrapped as KEPT(E), a function that drops its value and returns
+    mmkit.checks.GOLDEN: E still runs (whatever it draws or changes happens as in the reference
+    run), but the check never receives it, so a check rewritten to pass the expected value off as
+    the student's has nothing to pass off; the grader compares with the reference run's value.
+    Only those argument spans change; the visible part stays byte for byte."""
     lines = source.split("\n")
     try:
         start = next(i for i, line in enumerate(lines) if line.strip() == HIDDEN_MARKERS[0]) + 1
@@ -104,7 +105,10 @@ def keep_expected_values(source: str) -> str:
     data = [line.encode("utf-8") for line in lines]     # ast offsets count UTF-8 bytes
     for first, col, last, end_col in sorted(spans, reverse=True):
         head, tail = data[first - 1][:col], data[last - 1][end_col:]
-        data[first - 1:last] = [head + KEPT.encode() + tail]
+        span = b"\n".join([data[first - 1][col:]] + data[first:last])[: -len(tail) or None] if last > first \
+            else data[first - 1][col:end_col]
+        kept_lines = (head + KEPT.encode() + b"(" + span + b")" + tail).split(b"\n")
+        data[first - 1:last] = kept_lines
     kept = "\n".join(line.decode("utf-8") for line in data)
     ast.parse(kept)
     return kept
