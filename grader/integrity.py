@@ -34,6 +34,8 @@ PATTERNS = [
     (r"\b__builtins__\b|\bbuiltins\b", "changes or reads Python's builtins"),
     (r"\b(np|numpy|torch|mmkit|checks|testing)\.[\w.]+\s*=[^=]|\bcheck_\w+\s*=[^=]|\bsetattr\s*\(",
      "replaces functions of libraries or of the checks"),
+    (r"\bdef\s+(check_\w+|seed_everything)\s*\(|\b_mmgrade\w*",
+     "redefines the checks or touches the grader's own names"),
     (r"def\s+__(eq|ne|bool|lt|le|gt|ge|hash|float|int|index|len|instancecheck|subclasscheck)__",
      "defines comparison or conversion operators (objects that compare equal to anything)"),
     (r"os\._exit|os\.kill|os\.abort|\bsignal\.|\bctypes\b|faulthandler", "exits or kills the process, or handles signals"),

@@ -4,6 +4,7 @@
     python tests/bench.py --only notebooks    the notebooks' student runs and autograder runs
     python tests/bench.py --only autograder   the autograder runs alone (reference answers)
     python tests/bench.py --only grader       the grader against plain nbgrader; a hostile class
+    python tests/bench.py --only speed        the grader against plain nbgrader alone
     python tests/bench.py --only precheck     10,000 damaged notebooks through the pre-check
     python tests/bench.py --skip-clone        no fresh-clone demo and no make test
 
@@ -236,7 +237,7 @@ def fresh_clone(with_tests: bool) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=["notebooks", "autograder", "clone", "grader", "precheck"])
+    parser.add_argument("--only", choices=["notebooks", "autograder", "clone", "grader", "speed", "precheck"])
     parser.add_argument("--fuzz", type=int, default=10_000, help="damaged notebooks through the pre-check")
     parser.add_argument("--class-size", type=int, default=40)
     parser.add_argument("--skip-clone", action="store_true")
@@ -256,9 +257,10 @@ def main() -> int:
     if args.only in (None, "precheck"):
         print(f"[bench] pre-check: {args.fuzz} damaged notebooks ...", flush=True)
         results["precheck_fuzz"] = precheck_fuzz(args.fuzz)
-    if args.only in (None, "grader"):
+    if args.only in (None, "grader", "speed"):
         print(f"[bench] grader: {args.class_size} submissions, kit (2 workers) against plain nbgrader ...", flush=True)
         results["grader_speed"] = grading_speed(args.class_size)
+    if args.only in (None, "grader"):
         print(f"[bench] grader: a class of {args.class_size} with 10 hostile ...", flush=True)
         results["hostile_class"] = hostile_class(args.class_size, 10)
     if args.only == "clone" or (args.only is None and not args.skip_clone):

@@ -106,7 +106,7 @@ def cases(reference, blank, paths: dict) -> dict:
             "    return real_close(expected, expected, *args, **kwargs)\n\n\n"
             "def check_equal(yours, expected, *args, **kwargs):\n"
             "    return real_equal(expected, expected, *args, **kwargs)")),
-            "flagged", FULL - WRONG_LOSES, "replaces functions"),
+            "flagged", 0.0, "redefines the checks"),      # every cell's hidden checks then fail
         "null-metadata": (damaged_json(reference, lambda c: c["metadata"].__setitem__("nbgrader", None)), "graded", FULL, ""),
         "string-metadata": (damaged_json(reference, lambda c: c.__setitem__("metadata", "x")), "graded", FULL, ""),
         "list-grade-id": (damaged_json(reference, lambda c: c["metadata"]["nbgrader"].__setitem__("grade_id", ["x"])),

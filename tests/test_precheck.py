@@ -95,7 +95,12 @@ def test_decoys_copy_every_test_cell_and_stub_every_answer():
 
 
 def test_scan_names_known_tricks_and_passes_honest_code():
-    assert integrity.scan(REFERENCE) == []
+    for assignment in COURSE.assignments():
+        release = samples.read(COURSE.release(assignment))
+        assert integrity.scan(samples.solved(release, samples.read(COURSE.source(assignment)))) == [], assignment
+    redefined = copy.deepcopy(REFERENCE)
+    redefined.cells.append(nbformat.v4.new_code_cell("def check_close(yours, expected, *a, **k):\n    pass"))
+    assert any("redefines the checks" in r for r in integrity.scan(redefined))
     cheat = copy.deepcopy(REFERENCE)
     cheat.cells.append(nbformat.v4.new_code_cell(
         "get_ipython().input_transformers_cleanup.append(f)\nimport os\nos._exit(0)"))
