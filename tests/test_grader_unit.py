@@ -1,5 +1,4 @@
 """Pieces of the grader that need no notebook run: collecting, feedback scrubbing, reasons."""
-import json
 from pathlib import Path
 
 import nbformat
