@@ -2,7 +2,8 @@
 
 For each submission, in this order:
 1. pre-check (grader.precheck): the answers are carried into a fresh copy of the release, or the
-   file is rejected with a reason; decoys are appended (grader.integrity);
+   file is rejected with a reason; the cells no grade depends on are marked to be left out
+   (grader.pruning); decoys are appended (grader.integrity);
 2. a workspace of its own (the rebuilt notebook, a scratch folder, a kernelspec that starts the
    kernel in a bubblewrap sandbox: grader.sandbox) is run by a child process (grader.worker,
    forked from a server that imported nbgrader once) under a wall-clock limit;
@@ -41,7 +42,7 @@ from tqdm.auto import tqdm
 
 from mmkit.checks import REPORT_ENV
 
-from . import integrity, precheck, sandbox, verdict
+from . import integrity, precheck, pruning, sandbox, verdict
 from .config import CELL_TIMEOUT, ROOT, WORK
 from .preprocessors import KERNEL_DIED, KERNEL_STUCK
 from .course import Course, Record
@@ -109,6 +110,7 @@ def prepare(course: Course, assignment: str, student: str, release, source, numb
             notebook = checked.notebook
         job.suspicious = integrity.scan(notebook)
         prepare_tests(notebook, source, golden_run)
+        pruning.leave_out(notebook, release)        # after the hidden tests: they too read names
         if not golden_run:
             integrity.add_decoys(notebook, source)
         job.workspace = _workspace(course, assignment, student, notebook, job, numba)
@@ -364,6 +366,7 @@ def finish(course: Course, assignment: str, job: Job, release, golden: dict, tim
         messages = {gid: why for gid, (_, why) in scored.items()}
         passed_decoys = decoys_that_passed(executed, golden)
         executed = integrity.without_grader_cells(executed)
+        pruning.restore(executed)
         early = stopped_early(executed)
         if passed_decoys:
             earned = {gid: 0.0 for gid in earned}
@@ -469,7 +472,7 @@ def golden_reports(course: Course, assignment: str, release, source, numba: Path
 def _keep_golden(path: Path, shared: Path, fingerprint: str, cells: dict) -> None:
     if verdict.load_golden(path, fingerprint) is None:
         verdict.save_golden(path, fingerprint, cells)
-    if not shared.exists():
+    if verdict.load_golden(shared, fingerprint) is None:       # missing, or of an older grader
         with contextlib.suppress(OSError):       # the kit's folder may be read-only: the course's copy is enough
             verdict.save_golden(shared, fingerprint, cells)
 

@@ -1,0 +1,118 @@
+"""Cells no grade depends on are not run by the grader.
+
+Half of a notebook's time goes to cells that show things: an experiment, a plot, a retrieval
+demo, a filtering run. They are the release's own locked cells, and a test cell after them may
+read what they define, or may not. The grader reads every cell's global names (Python's own
+`symtable`: what a cell binds at the top level, and what it and the functions it defines read
+from the module's globals) and, walking back from the last cell, leaves out each locked cell of
+the release whose bindings no later cell that runs reads. A student's own cells always run, and
+what they read keeps alive the cells that define it; a cell that reaches the namespace by other
+means (globals(), exec, get_ipython, a star import, a cell magic, code that does not parse) keeps
+every cell before it. Left-out cells carry nbclient's `skip-execution` tag while the grader runs
+the notebook, and a line in the feedback saying why they show no output.
+
+What this cannot see is a left-out cell changing an object in place that a later test reads; the
+tests check that it does not happen in the release (the reference solution run with every cell
+gives the same reports as the golden run without the left-out cells: tests/test_grading.py).
+"""
+from __future__ import annotations
+
+import re
+import symtable
+
+import nbformat
+
+from .notebooks import grade_id
+
+SKIP_TAG = "skip-execution"            # nbclient leaves cells with this tag unexecuted
+NOTE = "(not run by the grader: no graded cell depends on this cell, so it has no output here)"
+DYNAMIC = {"globals", "locals", "vars", "eval", "exec", "get_ipython", "__import__", "__builtins__",
+           "sys", "inspect", "importlib", "builtins"}
+MAGIC_LINE = re.compile(r"^\s*[%!].*$", re.MULTILINE)
+
+
+def names(source: str) -> tuple[set[str], set[str], bool]:
+    """(global names the cell binds, global names it or its functions read, whether it may reach
+    the namespace in a way these sets do not show)."""
+    if source.lstrip().startswith("%%"):
+        return set(), set(), True
+    try:
+        table = symtable.symtable(MAGIC_LINE.sub("", source), "<cell>", "exec")
+    except (SyntaxError, ValueError):
+        return set(), set(), True
+    bound, read = set(), set()
+    for symbol in table.get_symbols():
+        if symbol.is_assigned() or symbol.is_imported() or symbol.is_namespace():
+            bound.add(symbol.get_name())
+        if symbol.is_referenced():
+            read.add(symbol.get_name())
+    stack = list(table.get_children())
+    while stack:
+        scope = stack.pop()
+        stack.extend(scope.get_children())
+        for symbol in scope.get_symbols():
+            if symbol.is_declared_global() and symbol.is_assigned():
+                bound.add(symbol.get_name())
+            if symbol.is_global() and symbol.is_referenced():
+                read.add(symbol.get_name())
+    dynamic = "*" in bound or bool(read & DYNAMIC) or bool(bound & DYNAMIC)
+    return bound, read, dynamic
+
+
+def _release_cells(release) -> dict[str, str]:
+    """{grade id: source} of the release's locked cells that are neither answers nor tests."""
+    cells = {}
+    for cell in release.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("locked") and not meta.get("grade") and not meta.get("solution"):
+            cells[grade_id(cell)] = cell.source
+    return cells
+
+
+def skippable(notebook, release) -> list[int]:
+    """Indices of the cells of `notebook` the grader may leave out (see the module's text)."""
+    locked = _release_cells(release)
+    needed: set[str] = set()
+    everything = False
+    skip = []
+    for index in range(len(notebook.cells) - 1, -1, -1):
+        cell = notebook.cells[index]
+        if cell.cell_type != "code":
+            continue
+        bound, read, dynamic = names(cell.source)
+        gid = grade_id(cell)
+        candidate = gid in locked and locked[gid] == cell.source and not dynamic
+        if candidate and not everything and not (bound & needed):
+            skip.append(index)
+            continue
+        needed |= read
+        everything = everything or dynamic
+    return sorted(skip)
+
+
+def leave_out(notebook, release) -> int:
+    """Tag the cells the grader leaves out; returns how many. A tag the student set is removed:
+    under the grader every other cell runs."""
+    for cell in notebook.cells:
+        if SKIP_TAG in cell.get("metadata", {}).get("tags", []):
+            cell.metadata["tags"] = [t for t in cell.metadata["tags"] if t != SKIP_TAG]
+    skip = skippable(notebook, release)
+    for index in skip:
+        tags = notebook.cells[index].metadata.setdefault("tags", [])
+        if SKIP_TAG not in tags:
+            tags.append(SKIP_TAG)
+        notebook.cells[index].metadata["mmgrade_skipped"] = True
+    return len(skip)
+
+
+def restore(executed) -> None:
+    """Untag the left-out cells of an executed notebook and say in each why it has no output."""
+    for cell in executed.cells:
+        if cell.get("metadata", {}).pop("mmgrade_skipped", False):
+            tags = [t for t in cell.metadata.get("tags", []) if t != SKIP_TAG]
+            if tags:
+                cell.metadata["tags"] = tags
+            else:
+                cell.metadata.pop("tags", None)
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=NOTE + "\n")]
+            cell.execution_count = None
