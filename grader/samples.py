@@ -8,6 +8,7 @@ mutant loses points and every alternative earns full marks.
 """
 from __future__ import annotations
 
+import ast
 import copy
 import importlib
 from dataclasses import dataclass, field
@@ -50,6 +51,10 @@ def mutate(notebook, mutant: Mutant):
         raise ValueError(f"mutant {mutant.name}: expected the text to replace once in cell "
                          f"{mutant.cell!r}, found it {count} times:\n{mutant.old}")
     cell.source = cell.source.replace(mutant.old, mutant.new)
+    try:                     # a realistic mistake runs: one that does not parse tests nothing
+        ast.parse(cell.source)
+    except SyntaxError as error:
+        raise ValueError(f"mutant {mutant.name}: the changed cell does not parse ({error})") from None
     return notebook
 
 

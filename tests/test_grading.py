@@ -1,5 +1,7 @@
-"""Grading the assignments end to end: reference answers, the blank release, every mutant, the
-correct alternatives and a damaged file, every assignment's class in one parallel batch."""
+"""Grading the assignments: end to end through the real grader (reference answers twice, the blank
+release, the correct alternatives together, a damaged file; every assignment's class in one
+parallel batch), and every mutant and every alternative alone through grader.mutation, which runs
+one shared process per assignment with the grader's own rules but no sandbox."""
 from __future__ import annotations
 
 import csv
@@ -20,10 +22,8 @@ def write_class(course, assignment, folder):
     """Every sample submission of an assignment, as files in folder; returns their names."""
     release = samples.read(course.release(assignment))
     reference = samples.solved(release, samples.read(course.source(assignment)))
-    mutants, alternatives, _ = samples.catalogue(assignment)
+    _, alternatives, _ = samples.catalogue(assignment)
     notebooks = {"reference": reference, "reference-2": reference, "blank": release}
-    for mutant in mutants:
-        notebooks[f"mutant-{mutant.name}"] = samples.mutate(reference, mutant)
     combined = reference                       # all alternatives in one notebook: it must earn full marks
     for alternative in alternatives:
         combined = samples.substitute(combined, alternative)
@@ -77,21 +77,54 @@ def test_blank_earns_zero_and_grades_cleanly(graded):
     assert r.score == 0, f"the blank release earned points: {r.cells}"
 
 
-def test_every_mutant_loses_its_points(graded):
-    _, assignment, records = graded
+@pytest.fixture(scope="module")
+def variants(graded_course):
+    """{assignment: {variant: {grade_id: (points, why)}}}: every mutant (run up to the last test
+    cell it must fail) and every alternative alone, through grader.mutation."""
+    from grader.autograde import golden_reports
+    from grader.mutation import grade_variants
+    course, _ = graded_course
+    results = {}
+    for assignment in ASSIGNMENTS:
+        release, source = samples.read(course.release(assignment)), samples.read(course.source(assignment))
+        reference = samples.solved(release, source)
+        mutants, alternatives, _ = samples.catalogue(assignment)
+        changes, until = {}, {}
+        for mutant in mutants:
+            mutated = samples.mutate(reference, mutant)
+            changes[f"mutant-{mutant.name}"] = {mutant.cell: samples.answer_cells(mutated)[mutant.cell].source}
+            until[f"mutant-{mutant.name}"] = mutant.loses
+        for alternative in alternatives:
+            changes[f"alternative-{alternative.name}"] = {alternative.cell: alternative.code.strip("\n")}
+        results[assignment] = grade_variants(course, assignment, changes, golden_reports(course, assignment, release, source),
+                                             until=until)
+    return results
+
+
+def test_every_mutant_loses_its_points(graded, variants):
+    _, assignment, _ = graded
     mutants, _, _ = samples.catalogue(assignment)
-    problems = []
-    for mutant in mutants:
-        r = records[f"mutant-{mutant.name}"]
-        if r.status != "graded":
-            problems.append(f"{mutant.name}: {r.status} ({r.reason})")
-            continue
-        for cell in mutant.loses:
-            if r.cells[cell]["score"] >= r.cells[cell]["max_score"]:
-                problems.append(f"{mutant.name} ({mutant.why}) kept full marks in {cell}")
-        if r.score >= r.max_score:
-            problems.append(f"{mutant.name} earned full marks")
+    problems = [f"{mutant.name} ({mutant.why}) kept full marks in {cell}"
+                for mutant in mutants for cell in mutant.loses
+                if variants[assignment][f"mutant-{mutant.name}"][cell][0] > 0]
     assert not problems, "\n".join(problems)
+
+
+def test_each_alternative_alone_earns_full_marks(graded, variants):
+    _, assignment, _ = graded
+    _, alternatives, _ = samples.catalogue(assignment)
+    lost = {f"{a.name}: {gid}": why[:300] for a in alternatives
+            for gid, (_, why) in variants[assignment][f"alternative-{a.name}"].items() if why}
+    assert not lost, f"correct alternative answers lost points: {lost}"
+
+
+def test_every_cell_run_gives_the_golden_reports(graded, variants):
+    """The shared process runs every cell of the reference, the left-out ones included
+    (grader.pruning): its reports must still be the golden ones, recorded without them."""
+    from grader.mutation import MAIN
+    _, assignment, _ = graded
+    lost = {gid: why[:300] for gid, (_, why) in variants[assignment][MAIN].items() if why}
+    assert not lost, f"the reference run with every cell differs from the golden run: {lost}"
 
 
 def test_correct_alternatives_earn_full_marks(graded):
@@ -117,7 +150,7 @@ def test_feedback_hides_hidden_tests_and_export_lists_everyone(graded):
                     for cell in source.cells if "### BEGIN HIDDEN TESTS" in cell.source]
     hidden = [line.strip() for part in hidden_parts for line in part.split("\n") if len(line.strip()) > 25]
     assert hidden, "the source notebook has hidden tests"
-    for student in ["reference", "mutant-" + samples.catalogue(assignment)[0][0].name]:
+    for student in ["reference", "blank"]:
         html = course.feedback(assignment, student).read_text()
         import html as html_lib
         text = html_lib.unescape(html)
