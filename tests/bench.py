@@ -6,6 +6,7 @@
     python tests/bench.py --only grader       the grader against plain nbgrader; a hostile class
     python tests/bench.py --only speed        the grader against plain nbgrader alone
     python tests/bench.py --only precheck     10,000 damaged notebooks through the pre-check
+    python tests/bench.py --only mutants      share of mutants the visible tests catch, and all tests
     python tests/bench.py --skip-clone        no fresh-clone demo and no make test
 
 Timings on a shared machine are noisy: each is one run, reported as measured.
@@ -186,6 +187,33 @@ def hostile_class(size: int, hostile: int) -> dict:
             "records": len(records), "wrong": wrong}
 
 
+def mutant_catch(assignment: str) -> dict:
+    """Share of the catalogue's mutants caught by the visible tests alone (what a student sees
+    before submitting: a test cell that raises) and by visible and hidden tests under the grader,
+    both through grader.mutation; a mutant is caught when it loses a test cell it must lose."""
+    from grader import samples
+    from grader.autograde import golden_reports
+    from grader.mutation import grade_variants
+    from grader.release import make_course
+    with tempfile.TemporaryDirectory() as tmp:
+        course = make_course(Path(tmp) / "course", [assignment])
+        release, source = samples.read(course.release(assignment)), samples.read(course.source(assignment))
+        reference = samples.solved(release, source)
+        mutants = samples.catalogue(assignment)[0]
+        changes = {m.name: {m.cell: samples.answer_cells(samples.mutate(reference, m))[m.cell].source} for m in mutants}
+        golden = golden_reports(course, assignment, release, source)
+        start = time.monotonic()
+        seen = grade_variants(course, assignment, changes, golden, visible_only=True)
+        graded = grade_variants(course, assignment, changes, golden)
+        seconds = time.monotonic() - start
+    caught = {name: [m.name for m in mutants if any(result[m.name][cell][0] == 0 for cell in m.loses)]
+              for name, result in [("visible", seen), ("graded", graded)]}
+    return {"mutants": len(mutants), "caught_by_visible_tests": round(len(caught["visible"]) / len(mutants), 3),
+            "caught_by_all_tests": round(len(caught["graded"]) / len(mutants), 3),
+            "missed_by_visible_tests": sorted(set(changes) - set(caught["visible"])),
+            "missed_by_all_tests": sorted(set(changes) - set(caught["graded"])), "seconds": round(seconds, 1)}
+
+
 def precheck_fuzz(count: int) -> dict:
     """`count` damaged notebooks (tests/notebook_fuzz.py, seeds 0..count-1) through the pre-check:
     each must be repaired into a valid release copy or rejected with a reason, never raise."""
@@ -237,7 +265,7 @@ def fresh_clone(with_tests: bool) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=["notebooks", "autograder", "clone", "grader", "speed", "precheck"])
+    parser.add_argument("--only", choices=["notebooks", "autograder", "clone", "grader", "speed", "precheck", "mutants"])
     parser.add_argument("--fuzz", type=int, default=10_000, help="damaged notebooks through the pre-check")
     parser.add_argument("--class-size", type=int, default=40)
     parser.add_argument("--skip-clone", action="store_true")
@@ -254,6 +282,10 @@ def main() -> int:
         for assignment in args.assignments:
             print(f"[bench] {assignment}: autograder run ...", flush=True)
             results[assignment] = autograder_run(assignment)
+    if args.only in (None, "mutants"):
+        for assignment in args.assignments:
+            print(f"[bench] {assignment}: mutants against the visible tests and all tests ...", flush=True)
+            results.setdefault("mutant_catch", {})[assignment] = mutant_catch(assignment)
     if args.only in (None, "precheck"):
         print(f"[bench] pre-check: {args.fuzz} damaged notebooks ...", flush=True)
         results["precheck_fuzz"] = precheck_fuzz(args.fuzz)

@@ -51,7 +51,7 @@ MUTANTS = [
     Mutant("train-no-clamp", "train_step",
            "    with torch.no_grad():\n        model.logit_scale.clamp_(0, math.log(100))\n", "",
            ["test_train_step"], "logit scale never clamped"),
-    Mutant("train-no-zero-grad", "train_step", "optimizer.zero_grad()\n", "",
+    Mutant("train-no-zero-grad", "train_step", "    optimizer.zero_grad()\n", "",
            ["test_train_step"], "gradients accumulate across steps"),
     Mutant("zeroshot-no-renormalise", "zero_shot",
            "rows.append(F.normalize(emb.mean(dim=0), dim=-1))", "rows.append(emb.mean(dim=0))",
@@ -70,6 +70,9 @@ MUTANTS = [
     Mutant("pr-swapped", "precision_recall", "return float(precision), float(recall)",
            "return float(recall), float(precision)", ["test_precision_recall"],
            "precision and recall swapped"),
+    Mutant("train-ignores-loss-fn", "train_step", "loss = loss_fn(model.encode_image(images)",
+           "loss = clip_loss(model.encode_image(images)", ["test_train_step"],
+           "the loss_fn argument ignored: every experiment then trains with clip_loss"),
 ]
 
 ALTERNATIVES = [

@@ -36,6 +36,14 @@ MUTANTS = [
            ["test_generate"], "generation does not stop at </s>"),
     Mutant("temperature-ignored", "generate", "probs = F.softmax(logits / temperature, dim=-1)",
            "probs = F.softmax(logits, dim=-1)", ["test_generate"], "sampling ignores the temperature"),
+    Mutant("projector-frozen-in-stage-2", "set_trainable", "model.projector.requires_grad_(True)",
+           "model.projector.requires_grad_(stage == 1)", ["test_set_trainable"],
+           "stage 2 freezes the projector (LLaVA trains it with the language model)"),
+    Mutant("generate-without-image", "generate",
+           "embeds, _ = splice_image(torch.tensor(prompt, device=device), torch.tensor(prompt, device=device),\n"
+           "                             image_tokens, model.lm.embed)           # (T, D)",
+           "embeds = model.lm.embed(torch.tensor(prompt, device=device))", ["test_generate"],
+           "the question without the image: the model answers blind"),
 ]
 
 ALTERNATIVES = [

@@ -50,6 +50,12 @@ MUTANTS = [
            ["test_generate"], "top-k ignored: any code may be sampled"),
     Mutant("generate-ignores-eos", "generate", "        if token == ar.EOS:\n            break\n", "",
            ["test_generate"], "generation never stops at the end token"),
+    Mutant("commitment-without-gradient", "vq", "commitment = F.mse_loss(x, quantised.detach())",
+           "commitment = F.mse_loss(x.detach(), quantised.detach())", ["test_vq_straight_through"],
+           "the commitment loss detached from the encoder: it pulls nothing towards the codebook"),
+    Mutant("nar-stage-off-by-one", "nar_model", "torch.full((B,), stage, device=codes.device)",
+           "torch.full((B,), stage - 1, device=codes.device)", ["test_nar_model"],
+           "the stage embedding of the previous codebook"),
 ]
 
 ALTERNATIVES = [

@@ -27,6 +27,9 @@ MUTANTS = [
     Mutant("queue-updated-late", "fast_generator", "past = queue.popleft()                                     # x(t - d)\n            queue.append(x)",
            "past = queue.popleft()                                     # x(t - d)",
            ["test_fast_generator"], "the queue never receives the new input"),
+    Mutant("naive-returns-seed", "generate_naive", "return torch.tensor(levels[1:])",
+           "return torch.tensor(levels[:-1])", ["test_generate_naive"],
+           "off by one: the silent start level returned, the last new level dropped"),
 ]
 
 ALTERNATIVES = [
