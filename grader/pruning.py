@@ -17,6 +17,7 @@ gives the same reports as the golden run without the left-out cells: tests/test_
 """
 from __future__ import annotations
 
+import ast
 import re
 import symtable
 
@@ -36,10 +37,13 @@ def names(source: str) -> tuple[set[str], set[str], bool]:
     the namespace in a way these sets do not show)."""
     if source.lstrip().startswith("%%"):
         return set(), set(), True
+    code = MAGIC_LINE.sub("", source)
     try:
-        table = symtable.symtable(MAGIC_LINE.sub("", source), "<cell>", "exec")
+        table = symtable.symtable(code, "<cell>", "exec")
+        tree = ast.parse(code)
     except (SyntaxError, ValueError):
         return set(), set(), True
+    star = any(isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names) for node in tree.body)
     bound, read = set(), set()
     for symbol in table.get_symbols():
         if symbol.is_assigned() or symbol.is_imported() or symbol.is_namespace():
@@ -55,7 +59,7 @@ def names(source: str) -> tuple[set[str], set[str], bool]:
                 bound.add(symbol.get_name())
             if symbol.is_global() and symbol.is_referenced():
                 read.add(symbol.get_name())
-    dynamic = "*" in bound or bool(read & DYNAMIC) or bool(bound & DYNAMIC)
+    dynamic = star or bool(read & DYNAMIC) or bool(bound & DYNAMIC)
     return bound, read, dynamic
 
 
