@@ -273,9 +273,9 @@ def stopped_early(executed) -> str:
     return ""
 
 
-def cell_verdict(cell, golden: list) -> str:
-    """'' if a test cell (or its decoy copy) passed, else why not: the kernel's side (no error, no
-    stderr) and the grader's (its checks' reports judged against the golden ones) must agree."""
+def kernel_verdict(cell) -> str:
+    """'' if the kernel's side of a test cell passed (it ran, no error, no stderr), else why not:
+    all a student sees in JupyterLab."""
     if cell is None:
         return "this test cell was not run"
     if not cell_passed(cell):
@@ -284,18 +284,28 @@ def cell_verdict(cell, golden: list) -> str:
             return f"{errors[0].get('ename')}: {errors[0].get('evalue')}"[:4000]
         return "the cell did not run, or wrote to stderr" if cell.get("execution_count") is None \
             else "the cell wrote to stderr (a warning or an error message)"
+    return ""
+
+
+def cell_verdict(cell, golden: list) -> str:
+    """'' if a test cell (or its decoy copy) passed, else why not: the kernel's side (no error, no
+    stderr) and the grader's (its checks' reports judged against the golden ones) must agree."""
+    why = kernel_verdict(cell)
+    if why:
+        return why
     why = verdict.judge_cell(verdict.reports(cell), golden)
     return f"CheckFailed: {why}" if why else ""
 
 
-def score(executed, release, golden: dict) -> dict:
-    """{grade_id: (points earned, '' or why not)} for every test cell of the release."""
+def score(executed, release, golden: dict, judge=cell_verdict) -> dict:
+    """{grade_id: (points earned, '' or why not)} for every test cell of the release; judge(cell,
+    golden reports of the cell) says why a cell failed ('' if it passed)."""
     points = {grade_id(c): float(c.metadata["nbgrader"]["points"]) for c in release.cells
               if c.get("metadata", {}).get("nbgrader", {}).get("grade")}
     ran = {grade_id(c): c for c in executed.cells if grade_id(c) in points}
     result = {}
     for gid, p in points.items():
-        why = cell_verdict(ran.get(gid), golden.get(gid, []))
+        why = judge(ran.get(gid), golden.get(gid, []))
         result[gid] = (0.0 if why else p, why)
     return result
 

@@ -28,8 +28,10 @@ from pathlib import Path
 
 import nbformat
 
-from .config import course_config
+from mmkit.checks import REPORT_ENV
+
 from . import pruning
+from .config import course_config
 from .notebooks import answer_cells, grade_id, read, solved
 
 MAIN = "__reference__"          # the unchanged main line, graded as a check of the runner itself
@@ -72,7 +74,7 @@ def _run(shell, source: str, cell_timeout: int) -> list[dict]:
 def serve(job: dict) -> int:
     """Run job["cells"] on the main line; fork each variant at its first changed cell."""
     os.environ.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", NBGRADER_EXECUTION="autograde",
-                      MMKIT_CHECK_REPORTS="1", MPLBACKEND="Agg")
+                      MPLBACKEND="Agg", **{REPORT_ENV: "1"})
     import torch
     torch.set_num_threads(1)
     from IPython.core.interactiveshell import InteractiveShell
@@ -142,7 +144,7 @@ def grade_variants(course, assignment: str, variants: dict[str, dict[str, str]],
     only (what a student sees: does the cell raise?). until: {name: test cells that must be run};
     the variant's run stops after the last of them (the others are then 'not run'). The unchanged
     reference comes back as MAIN."""
-    from .autograde import score
+    from .autograde import kernel_verdict, score
     notebook, release, source = prepared_reference(course, assignment)
     if visible_only:
         visible = {grade_id(c): c.source for c in release.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade")}
@@ -179,8 +181,8 @@ def grade_variants(course, assignment: str, variants: dict[str, dict[str, str]],
                 results[name] = {g: (0.0, "the variant's process died") for g in index if g in golden}
                 continue
             executed = _executed(notebook, json.loads(path.read_text()))
-            if visible_only:
-                results[name] = _kernel_side(executed, release)
+            if visible_only:        # what a student sees: does the cell raise?
+                results[name] = score(executed, release, golden, judge=lambda cell, _: kernel_verdict(cell))
             else:
                 results[name] = score(executed, release, golden)
     return results
@@ -202,22 +204,6 @@ def _executed(notebook, outputs: list[list[dict]]):
             cell.outputs, cell.execution_count = [], None
     executed, _ = IgnorePattern(config=course_config()).preprocess(executed, {})
     return executed
-
-
-def _kernel_side(executed, release) -> dict:
-    """{grade_id: (points, why)} by the kernel's side alone (the cell ran and raised nothing)."""
-    from .autograde import cell_passed
-    points = {grade_id(c): float(c.metadata["nbgrader"]["points"]) for c in release.cells
-              if c.get("metadata", {}).get("nbgrader", {}).get("grade")}
-    ran = {grade_id(c): c for c in executed.cells if grade_id(c) in points}
-    result = {}
-    for gid, p in points.items():
-        cell = ran.get(gid)
-        ok = cell is not None and cell_passed(cell)
-        why = "" if ok else "not run" if cell is None or cell.execution_count is None else \
-            next((f"{o.ename}: {o.evalue}" for o in cell.outputs if o.output_type == "error"), "stderr")
-        result[gid] = (p if ok else 0.0, why)
-    return result
 
 
 if __name__ == "__main__":
