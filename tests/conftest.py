@@ -24,3 +24,10 @@ def builder():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="session")
+def quiz_kit(tmp_path_factory):
+    """A kit holding only tests/fixtures/quiz (see tests/quiz.py)."""
+    from tests.quiz import make_kit
+    return make_kit(tmp_path_factory.mktemp("quiz-kit") / "kit")

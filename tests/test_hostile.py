@@ -22,12 +22,11 @@ from grader.autograde import WorkerServer, autograde, failure_reason, prepare, r
 from grader.collect import collect
 from grader.exports import export, feedback
 from grader.release import make_course
+from tests.quiz import ASSIGNMENT, FULL, MUTANTS
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     sandbox.bubblewrap() is None, reason="bubblewrap is not available here, so isolation cannot be "
                                          "tested (Debian: apt-get install bubblewrap)")]
-ASSIGNMENT = "clip"
-FULL = 27.0
 
 
 def with_cell(notebook, code: str, after: str | None = "setup"):
@@ -58,9 +57,7 @@ def cases(reference, blank, paths: dict) -> dict:
                     "    def __getattr__(self, name):\n        return Anything()\n"
                     "    def __getitem__(self, key):\n        return Anything()\n\n\n"
                     + "\n".join(f"{n} = Anything()" for n in
-                                 ["tokenize", "ResidualAttentionBlock", "VisionTransformer", "causal_mask",
-                                  "TextTransformer", "CLIP", "clip_loss", "train_step", "zero_shot_classifier",
-                                  "recall_at_k", "pair_scores", "precision_recall"]))
+                                 ["normalize", "similarity", "contrastive_loss", "precision_recall"]))
     patched = answers_returning(blank, fake_answers)
     patched = with_cell(patched, (
         "import numpy, torch, mmkit.checks\n"
@@ -150,37 +147,36 @@ def cases(reference, blank, paths: dict) -> dict:
     }
 
 
-# Three realistic mistakes in three answer cells: they lose test_clip_loss (3), test_train_step (2: its
-# hidden reference uses the student's clip_loss), test_recall (2) and test_precision_recall (2).
-WRONG = ["loss-one-direction", "recall-optimistic-ties", "pr-swapped"]
-WRONG_LOSES = 9.0
+# Two realistic mistakes in two answer cells: they lose test_contrastive_loss (3) and test_precision_recall (2).
+WRONG = ["loss-one-direction", "pr-swapped"]
+WRONG_LOSES = 5.0
 
 
 def wrong_answers(reference):
-    mutants = {m.name: m for m in samples.catalogue(ASSIGNMENT)[0]}
+    mutants = {m.name: m for m in MUTANTS}
     for name in WRONG:
         reference = samples.mutate(reference, mutants[name])
     return reference
 
 
 def damaged_json(notebook, damage, every: bool = False) -> str:
-    """The notebook's file with `damage` done to its answer cell clip_loss (or to every cell)."""
+    """The notebook's file with `damage` done to its answer cell contrastive_loss (or to every cell)."""
     data = json.loads(nbformat.writes(notebook))
     for cell in data["cells"]:
-        if every or cell.get("id") == "clip_loss":
+        if every or cell.get("id") == "contrastive_loss":
             damage(cell)
     return json.dumps(data)
 
 
 def drop_tests(notebook):
     notebook = copy.deepcopy(notebook)
-    notebook.cells = [c for c in notebook.cells if samples.grade_id(c) not in ("test_clip_loss", "test_recall")]
+    notebook.cells = [c for c in notebook.cells if samples.grade_id(c) not in ("test_contrastive_loss", "test_precision_recall")]
     return notebook
 
 
 def duplicate_tests(notebook):
     notebook = copy.deepcopy(notebook)
-    notebook.cells += [copy.deepcopy(c) for c in notebook.cells if samples.grade_id(c) == "test_tokenize"]
+    notebook.cells += [copy.deepcopy(c) for c in notebook.cells if samples.grade_id(c) == "test_normalize"]
     return notebook
 
 
@@ -199,8 +195,8 @@ def tree_digest(folder: Path, skip: tuple[str, ...]) -> dict:
 
 
 @pytest.fixture(scope="module")
-def hostile_class(tmp_path_factory):
-    course = make_course(tmp_path_factory.mktemp("hostile") / "root", [ASSIGNMENT])
+def hostile_class(tmp_path_factory, quiz_kit):
+    course = make_course(tmp_path_factory.mktemp("hostile") / "root", [ASSIGNMENT], kit=quiz_kit)
     release = samples.read(course.release(ASSIGNMENT))
     reference = samples.solved(release, samples.read(course.source(ASSIGNMENT)))
     inbox = tmp_path_factory.mktemp("inbox")
@@ -221,7 +217,7 @@ def hostile_class(tmp_path_factory):
     for name, (notebook, *_) in expected.items():
         if name == "renamed-file":
             (inbox / name).mkdir()
-            (inbox / name / "Copy of clip (1).ipynb").write_text(notebook)
+            (inbox / name / "Copy of quiz (1).ipynb").write_text(notebook)
         elif isinstance(notebook, str):
             (inbox / f"{name}.ipynb").write_text(notebook)
         else:
@@ -234,7 +230,7 @@ def hostile_class(tmp_path_factory):
     bystander_before = rows_of(db, "bystander")
     collect(course, ASSIGNMENT, inbox)
     records = {r.student: r for r in autograde(course, ASSIGNMENT, sorted(expected), workers=2, progress=False,
-                                               cell_timeout=30, timeout=240)}
+                                               cell_timeout=15, timeout=240)}
     return {"course": course, "records": records, "expected": expected, "paths": paths, "before": before,
             "after": tree_digest(course.root, skip), "bystander": (bystander_before, rows_of(db, "bystander")),
             "kit": (kit_before, tree_digest(Path(__file__).resolve().parents[1] / "solutions", ()))}
@@ -274,7 +270,7 @@ def test_repairs_are_noted(hostile_class):
     assert any("restored" in n for n in records["deleted-test-cells"].notes)
     assert any("duplicated" in n for n in records["duplicated-test-cells"].notes)
     assert any("schema" in n for n in records["schema-version"].notes)
-    assert any("Copy of clip (1).ipynb" in n for n in records["renamed-file"].notes)
+    assert any("Copy of quiz (1).ipynb" in n for n in records["renamed-file"].notes)
 
 
 def test_outputs_stay_small_and_feedback_has_no_hidden_tests(hostile_class):
@@ -295,10 +291,10 @@ def test_every_student_has_a_json_record(hostile_class):
         assert record["status"] in ("graded", "failed", "flagged")
 
 
-def test_notebook_time_limit_kills_the_worker_and_its_kernel(tmp_path):
+def test_notebook_time_limit_kills_the_worker_and_its_kernel(tmp_path, quiz_kit):
     """A notebook that runs past the whole-notebook limit (each cell within its own): the worker's
     session is killed, sandboxed kernel included, and the reason names the limit."""
-    course = make_course(tmp_path / "root", [ASSIGNMENT])
+    course = make_course(tmp_path / "root", [ASSIGNMENT], kit=quiz_kit)
     release, source = samples.read(course.release(ASSIGNMENT)), samples.read(course.source(ASSIGNMENT))
     inbox = tmp_path / "inbox"
     inbox.mkdir()

@@ -16,8 +16,7 @@ from grader.course import Course
 from grader.exports import export, records
 from grader.release import make_course
 from grader.shards import merge, parse_shard, shard_students
-
-ASSIGNMENT = "llava"
+from tests.quiz import ASSIGNMENT, MUTANTS
 
 
 def test_shards_split_the_class_deterministically():
@@ -36,11 +35,11 @@ def grader(course: Course, *args: str) -> None:
 
 
 @pytest.mark.slow
-def test_two_shards_merge_into_the_unsharded_result(tmp_path):
-    course = make_course(tmp_path / "one" / "root", [ASSIGNMENT])
+def test_two_shards_merge_into_the_unsharded_result(tmp_path, quiz_kit):
+    course = make_course(tmp_path / "one" / "root", [ASSIGNMENT], kit=quiz_kit)
     release = samples.read(course.release(ASSIGNMENT))
     reference = samples.solved(release, samples.read(course.source(ASSIGNMENT)))
-    mutant = samples.mutate(reference, samples.catalogue(ASSIGNMENT)[0][0])
+    mutant = samples.mutate(reference, MUTANTS[0])
     inbox = tmp_path / "inbox"
     for name, notebook in [("ann", reference), ("bob", release), ("cy", mutant)]:
         samples.write(notebook, inbox / f"{name}.ipynb")
