@@ -17,7 +17,7 @@ import shutil
 import zipfile
 from pathlib import Path
 
-from .config import ROOT
+from .config import ROOT, WORK
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once when it builds the autograder image.
@@ -53,7 +53,7 @@ def build_bundle(assignment: str, out: Path, kit: Path = ROOT) -> Path:
             info.external_attr = 0o755 << 16            # executable
             bundle.writestr(info, text)
         golden = recorded_golden(assignment, kit)      # recorded once here, not for every submission there
-        bundle.write(golden, f"kit/{golden.relative_to(kit).as_posix()}")
+        bundle.write(golden, f"kit/{WORK}/golden-cache/{golden.name}")     # where the bundled grader looks
         parts = KIT_PARTS + [f"solutions/{assignment}"]
         for part in parts:
             path = kit / part
