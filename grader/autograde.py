@@ -160,16 +160,23 @@ def _workspace(course: Course, assignment: str, student: str, notebook, job: Job
 
 class WorkerServer:
     """The fork server of grader.worker (`--serve`), which imported nbgrader once, and the exit
-    codes of the workers it forked. One per batch; a `with` block closes it."""
+    codes of the workers it forked. One per batch; a `with` block closes it. The server starts
+    with the first worker: a batch with nothing to run (golden reports already recorded, every
+    submission rejected) does not wait seconds for nbgrader's import."""
 
     def __init__(self):
-        self.process = subprocess.Popen([sys.executable, "-m", "grader.worker", "--serve"],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.process: subprocess.Popen | None = None
         self.started: queue.Queue[int | None] = queue.Queue()
         self.exits: dict[int, int] = {}
         self.ended = False                           # the server is gone: no more exit codes
         self.lock, self.changed = threading.Lock(), threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
+
+    def _serve(self) -> subprocess.Popen:
+        if self.process is None:
+            self.process = subprocess.Popen([sys.executable, "-m", "grader.worker", "--serve"],
+                                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            threading.Thread(target=self._read, daemon=True).start()
+        return self.process
 
     def _read(self) -> None:
         for line in self.process.stdout:
@@ -189,8 +196,9 @@ class WorkerServer:
         """Fork a worker for argv, with env; its pid (None if the server is gone)."""
         with self.lock:                              # one request at a time: "started" lines come in order
             try:
-                self.process.stdin.write(json.dumps([argv, env]) + "\n")
-                self.process.stdin.flush()
+                process = self._serve()
+                process.stdin.write(json.dumps([argv, env]) + "\n")
+                process.stdin.flush()
             except (BrokenPipeError, ValueError):
                 return None
             return self.started.get()
@@ -205,8 +213,10 @@ class WorkerServer:
         return self
 
     def __exit__(self, *exc) -> None:
-        self.process.stdin.close()
-        self.process.wait()
+        with self.lock:
+            if self.process is not None:
+                self.process.stdin.close()
+                self.process.wait()
 
 
 def run_worker(job: Job, assignment: str, timeout: float, server: WorkerServer, threads: int = 1,

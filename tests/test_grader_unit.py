@@ -116,6 +116,13 @@ def test_worker_server_forks_workers_and_reports_their_exit(tmp_path):
     assert server.process.returncode == 0
 
 
+def test_worker_server_starts_only_when_a_worker_is_asked_for():
+    from grader.autograde import WorkerServer
+    with WorkerServer() as server:
+        pass
+    assert server.process is None
+
+
 def test_a_grader_error_on_one_submission_becomes_its_failed_record(tmp_path):
     from grader.autograde import finish_safely, prepare
     course = Course(tmp_path / "course")                   # no gradebook, no release: every step fails
