@@ -9,6 +9,10 @@ MUTANTS = [
     Mutant("tokenize-cut-drops-eot", "tokenize",
            "ids[-1] = stoi[EOT]                     # a cut caption still ends in EOT", "pass",
            ["test_tokenize"], "a cut caption loses its EOT token"),
+    Mutant("tokenize-no-sot", "tokenize",
+           "ids = [stoi[SOT]] + [stoi.get(w, stoi[UNK]) for w in words(text)] + [stoi[EOT]]",
+           "ids = [stoi.get(w, stoi[UNK]) for w in words(text)] + [stoi[EOT]]",
+           ["test_tokenize"], "no start token before the words"),
     Mutant("block-post-ln", "block",
            "h = self.ln_1(x)                                                         # (B, T, W)\n"
            "        x = x + self.attn(h, h, h, attn_mask=attn_mask, need_weights=False)[0]   # (B, T, W)\n"
@@ -25,6 +29,8 @@ MUTANTS = [
            "x = self.ln_pre(x)", ["test_vit"], "no positional embedding"),
     Mutant("mask-off-by-one", "causal_mask", ".triu(1)", ".triu(0)", ["test_causal_mask"],
            "the diagonal is masked too: a token cannot see itself"),
+    Mutant("mask-transposed", "causal_mask", ".triu(1)", ".tril(-1)", ["test_causal_mask"],
+           "the mask turned the wrong way: every token sees the later ones instead of the earlier ones"),
     Mutant("text-pool-last", "text_encoder",
            "return x[torch.arange(len(x), device=x.device), eot] @ self.text_projection",
            "return x[:, -1] @ self.text_projection", ["test_text_encoder"],
