@@ -33,7 +33,8 @@ MUTANTS = [
     Mutant("shared-positions", "ar_model",
            "y = self.audio_embedding(audio) + sinusoids(Ty, self.cfg.dim, text.device)",
            "y = self.audio_embedding(audio) + sinusoids(Tx + Ty, self.cfg.dim, text.device)[Tx:]",
-           ["test_ar_model"], "audio positions continue from the text's: the same frame moves with the text length"),
+           ["test_ar_model", "test_pretrained"],
+           "audio positions continue from the text's: the same frame moves with the text length"),
     Mutant("nar-sees-target", "nar_model", "known = is_prompt | (k < stage)", "known = is_prompt | (k <= stage)",
            ["test_nar_model"], "the NAR model sees the codebook it must predict"),
     Mutant("nar-prompt-partial", "nar_model", "known = is_prompt | (k < stage)",
@@ -42,7 +43,7 @@ MUTANTS = [
     Mutant("adaln-without-one", "adaln", "return (1 + scale) * self.norm(x) + shift", "return scale * self.norm(x) + shift",
            ["test_adaln"], "AdaLN scale without 1 +: zero-initialised, it zeroes every layer"),
     Mutant("nar-head-previous-codebook", "nar_model", "return h @ self.audio_embeddings[stage].weight.T",
-           "return h @ self.audio_embeddings[stage - 1].weight.T", ["test_nar_model"],
+           "return h @ self.audio_embeddings[stage - 1].weight.T", ["test_nar_model", "test_pretrained"],
            "the output layer tied to the wrong codebook's embedding"),
     Mutant("kmeans-without-code-sum", "vq", "        self.code_sum.copy_(centres * counts[:, None])\n", "",
            ["test_vq_init_dead"], "k-means leaves the EMA sums at zero: the first update drags every code to zero"),
@@ -53,6 +54,10 @@ MUTANTS = [
     Mutant("commitment-without-gradient", "vq", "commitment = F.mse_loss(x, quantised.detach())",
            "commitment = F.mse_loss(x.detach(), quantised.detach())", ["test_vq_straight_through"],
            "the commitment loss detached from the encoder: it pulls nothing towards the codebook"),
+    Mutant("nearest-without-code-norms", "vq", " + self.codebook.pow(2).sum(1)", "", ["test_vq_nearest"],
+           "the |e_k|^2 term dropped: the largest dot product, not the nearest code"),
+    Mutant("adaln-halves-swapped", "adaln", "scale, shift = self.to_scale_shift", "shift, scale = self.to_scale_shift",
+           ["test_adaln"], "scale and shift read from the wrong halves of to_scale_shift's output"),
     Mutant("nar-stage-off-by-one", "nar_model", "torch.full((B,), stage, device=codes.device)",
            "torch.full((B,), stage - 1, device=codes.device)", ["test_nar_model"],
            "the stage embedding of the previous codebook"),
@@ -183,6 +188,31 @@ def ar_inputs_targets(codes, lengths, bos, eos):
         targets[b, :n] = codes[b, :n]
         targets[b, n] = eos
     return inputs, targets
+'''),
+    Alternative("ar-layers-made-in-another-order", "ar_model", '''
+class ARModel(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.cfg = cfg
+        self.head = nn.Linear(cfg.dim, cfg.codebook_size + 1)
+        self.norm = nn.LayerNorm(cfg.dim)
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.layers))
+        self.audio_embedding = nn.Embedding(cfg.codebook_size + 2, cfg.dim)
+        self.text_embedding = nn.Embedding(cfg.n_phonemes, cfg.dim)
+        self.EOS, self.BOS = cfg.codebook_size, cfg.codebook_size + 1
+
+    def hidden(self, text, text_len, audio, audio_len):
+        Tx, Ty = text.shape[1], audio.shape[1]
+        h = torch.cat([self.text_embedding(text) + sinusoids(Tx, self.cfg.dim, text.device),
+                       self.audio_embedding(audio) + sinusoids(Ty, self.cfg.dim, audio.device)], dim=1)
+        h = F.dropout(h, self.cfg.dropout, self.training)
+        allowed = attention_mask(text_len, Tx, audio_len, Ty, causal=True)
+        for block in self.blocks:
+            h = block(h, allowed)
+        return h
+
+    def forward(self, text, text_len, audio, audio_len):
+        return self.head(self.norm(self.hidden(text, text_len, audio, audio_len)[:, text.shape[1]:]))
 '''),
     Alternative("adaln-manual", "adaln", '''
 class AdaptiveLayerNorm(nn.Module):

@@ -27,6 +27,15 @@ MUTANTS = [
     Mutant("queue-updated-late", "fast_generator", "past = queue.popleft()                                     # x(t - d)\n            queue.append(x)",
            "past = queue.popleft()                                     # x(t - d)",
            ["test_fast_generator"], "the queue never receives the new input"),
+    Mutant("gate-halves-swapped", "residual_block", "filter_, gate = h.chunk(2, dim=1)", "gate, filter_ = h.chunk(2, dim=1)",
+           ["test_residual_block", "test_pretrained"], "tanh on the gate half, sigmoid on the filter half"),
+    Mutant("block-without-speaker", "residual_block", "h = self.conv(x) + self.cond(g).unsqueeze(-1)", "h = self.conv(x)",
+           ["test_residual_block"], "the speaker's conditioning left out of the gated activation"),
+    Mutant("input-conv-skipped", "wavenet", "x = self.input(self.embed(q).transpose(1, 2))",
+           "x = self.embed(q).transpose(1, 2)", ["test_wavenet"], "the embedding goes to the blocks without the input convolution"),
+    Mutant("target-shifted-backwards", "wavenet_loss", "F.cross_entropy(logits[:, :, :-1], q[:, 1:])",
+           "F.cross_entropy(logits[:, :, 1:], q[:, :-1])", ["test_wavenet_loss"],
+           "the logits at t scored against the level at t - 1: the model learns to copy the past"),
     Mutant("naive-returns-seed", "generate_naive", "return torch.tensor(levels[1:])",
            "return torch.tensor(levels[:-1])", ["test_generate_naive"],
            "off by one: the silent start level returned, the last new level dropped"),
@@ -81,6 +90,21 @@ class ResidualBlock(nn.Module):
         z = torch.tanh(h[:, :half]) * torch.sigmoid(h[:, half:])
         skip = self.skip(z)
         return self.res(z) + x, skip
+'''),
+    Alternative("block-layers-made-in-another-order", "residual_block", '''
+class ResidualBlock(nn.Module):
+    def __init__(self, cfg: WaveNetConfig, dilation: int):
+        super().__init__()
+        self.skip = nn.Conv1d(cfg.gate_channels, cfg.skip_channels, 1)
+        self.res = nn.Conv1d(cfg.gate_channels, cfg.residual_channels, 1)
+        self.cond = nn.Linear(cfg.speaker_dim, 2 * cfg.gate_channels)
+        self.conv = CausalConv1d(cfg.residual_channels, 2 * cfg.gate_channels, cfg.kernel_size, dilation)
+        self.dilation = dilation
+
+    def forward(self, x, g):
+        filter_, gate = torch.split(self.conv(x) + self.cond(g)[..., None], self.conv.out_channels // 2, dim=1)
+        z = torch.sigmoid(gate) * torch.tanh(filter_)
+        return x + self.res(z), self.skip(z)
 '''),
     Alternative("wavenet-stacked-skips", "wavenet", '''
 class WaveNet(nn.Module):
