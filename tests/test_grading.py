@@ -63,11 +63,16 @@ def test_reference_earns_full_marks(graded):
     assert r.status == "graded" and r.score == r.max_score > 0, f"reference lost points in {lost}"
 
 
-def test_grading_is_deterministic(graded):
-    _, _, records = graded
+def test_grading_is_deterministic(graded, variants):
+    """The reference graded three times: twice by the grader in one batch, once with every cell run
+    in the shared process (grader.mutation). Same points and messages in every test cell."""
+    from grader.mutation import MAIN
+    _, assignment, records = graded
     runs = [records[name] for name in ("reference", "reference-2")]
     assert runs[0].cells == runs[1].cells
     assert runs[0].score == runs[1].score == runs[0].max_score
+    third = {gid: (points, why) for gid, (points, why) in variants[assignment][MAIN].items()}
+    assert third == {gid: (c["score"], c["message"]) for gid, c in runs[0].cells.items()}
 
 
 def test_blank_earns_zero_and_grades_cleanly(graded):
