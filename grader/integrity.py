@@ -20,6 +20,7 @@ import re
 
 import nbformat
 
+from . import pysource
 from .notebooks import grade_id
 
 GRADER_PREFIX = "mmgrade-"                # the ids of cells the grader adds to a notebook
@@ -51,7 +52,7 @@ def answer_names(source_notebook) -> list[str]:
     names = []
     for cell in source_notebook.cells:
         if cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
-            for node in ast.parse(cell.source).body:
+            for node in pysource.parse(cell.source).body:
                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                     names.append(node.name)
     return names

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 import nbformat
 
+from . import pysource
+
 MAX_FILE_BYTES = 50_000_000        # a notebook's outputs can be large; its code never is
 MAX_CELL_CHARS = 1_000_000         # one cell's source: far above any answer
 MAX_CELLS = 5_000
@@ -131,7 +133,7 @@ def read_submission(data: bytes | str) -> tuple[list[StudentCell], list[str]]:
 def defined_names(source: str) -> frozenset[str]:
     """Functions and classes defined at the top of a cell ('' if it does not parse)."""
     try:
-        tree = ast.parse(source)
+        tree = pysource.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return frozenset()
     return frozenset(node.name for node in tree.body

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import ast
 import re
-import symtable
 
 import nbformat
 
+from . import pysource
 from .notebooks import grade_id
 
 SKIP_TAG = "skip-execution"            # nbclient leaves cells with this tag unexecuted
@@ -39,8 +39,8 @@ def names(source: str) -> tuple[set[str], set[str], bool]:
         return set(), set(), True
     code = MAGIC_LINE.sub("", source)
     try:
-        table = symtable.symtable(code, "<cell>", "exec")
-        tree = ast.parse(code)
+        table = pysource.symtable(code)
+        tree = pysource.parse(code)
     except (SyntaxError, ValueError):
         return set(), set(), True
     star = any(isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names) for node in tree.body)

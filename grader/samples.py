@@ -8,11 +8,11 @@ mutant loses points and every alternative earns full marks.
 """
 from __future__ import annotations
 
-import ast
 import copy
 import importlib
 from dataclasses import dataclass, field
 
+from . import pysource
 from .notebooks import answer_cells, grade_id, read, solved, write  # noqa: F401 (used by the tests and the demo)
 
 
@@ -52,7 +52,7 @@ def mutate(notebook, mutant: Mutant):
                          f"{mutant.cell!r}, found it {count} times:\n{mutant.old}")
     cell.source = cell.source.replace(mutant.old, mutant.new)
     try:                     # a realistic mistake runs: one that does not parse tests nothing
-        ast.parse(cell.source)
+        pysource.parse(cell.source)
     except SyntaxError as error:
         raise ValueError(f"mutant {mutant.name}: the changed cell does not parse ({error})") from None
     return notebook

@@ -23,6 +23,8 @@ from pathlib import Path
 
 from mmkit.checks import GOLDEN, REPORT_MIME, CheckFailed, decode, judge
 
+from . import pysource
+
 KEPT = "_mmgrade_kept"            # in a graded kernel: lambda value: mmkit.checks.GOLDEN
 HIDDEN_MARKERS = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
 
@@ -87,7 +89,7 @@ def keep_expected_values(source: str) -> str:
     try:
         start = next(i for i, line in enumerate(lines) if line.strip() == HIDDEN_MARKERS[0]) + 1
         end = next(i for i, line in enumerate(lines) if line.strip() == HIDDEN_MARKERS[1]) + 1
-        tree = ast.parse(source)
+        tree = pysource.parse(source)
     except (StopIteration, SyntaxError):
         return source
     spans = []
@@ -110,7 +112,7 @@ def keep_expected_values(source: str) -> str:
         kept_lines = (head + KEPT.encode() + b"(" + span + b")" + tail).split(b"\n")
         data[first - 1:last] = kept_lines
     kept = "\n".join(line.decode("utf-8") for line in data)
-    ast.parse(kept)
+    pysource.parse(kept)
     return kept
 
 

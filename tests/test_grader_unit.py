@@ -144,3 +144,42 @@ def test_without_bubblewrap_setup_and_every_table_row_say_so(monkeypatch, capsys
     lines = capsys.readouterr().out.splitlines()
     assert "graded without a sandbox" in next(l for l in lines if l.startswith("ann"))
     assert "sandbox" not in next(l for l in lines if l.startswith("bob"))
+
+
+def test_cells_parse_safely_from_many_threads():
+    """CPython 3.11's AST constructor shares one recursion counter between threads: parsing from
+    the grader's thread pools while garbage collection switches threads raised SystemError in a
+    real run. pysource serialises the parses; the raw parser fails this same load."""
+    import ast
+    from concurrent.futures import ThreadPoolExecutor
+    from grader import pysource
+
+    class Cyclic:                                 # collected by the gc, which may switch threads
+        def __del__(self):
+            [i for i in range(50)]
+
+    source = "\n".join(f"def f{i}(x):\n    return [[y + {i} for y in z] for z in x if z]" for i in range(300))
+
+    def parse_under_load(parse):
+        errors = 0
+        for _ in range(20):
+            for _ in range(200):
+                garbage = Cyclic()
+                garbage.self = garbage
+            try:
+                parse(source)
+            except SystemError:
+                errors += 1
+        return errors
+
+    with ThreadPoolExecutor(4) as pool:
+        assert sum(pool.map(parse_under_load, [pysource.parse] * 8)) == 0
+
+
+def test_the_grader_parses_python_only_through_pysource():
+    grader = Path(__file__).parents[1] / "grader"
+    for path in grader.glob("*.py"):
+        if path.name != "pysource.py":
+            text = path.read_text()
+            assert "ast.parse(" not in text and "symtable.symtable(" not in text, \
+                f"{path.name} parses Python outside grader/pysource.py (not thread-safe on 3.11)"
