@@ -191,6 +191,61 @@ def recall_at_k(similarity, ks=(1, 5, 10)):
         result[k] = total / n
     return result
 '''),
+    Alternative("model-open-clip-style", "clip_model", '''
+class CLIP(nn.Module):
+    def __init__(self, cfg: CLIPConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.visual = VisionTransformer(cfg)
+        self.text = TextTransformer(cfg)
+        self.logit_scale = nn.Parameter(torch.ones([]) * math.log(1 / 0.07))
+
+    def encode_image(self, images):
+        if images.dtype == torch.uint8:
+            images = preprocess(images)
+        features = self.visual(images)
+        return features / features.norm(dim=1, keepdim=True)
+
+    def encode_text(self, tokens):
+        features = self.text(tokens)
+        return features / features.norm(dim=1, keepdim=True)
+
+    def forward(self, images, tokens):
+        image_features, text_features = self.encode_image(images), self.encode_text(tokens)
+        scale = self.logit_scale.exp()
+        return scale * image_features @ text_features.t(), scale * text_features @ image_features.t()
+'''),
+    Alternative("train-zero-grad-after-forward", "train_step", '''
+def train_step(model, optimizer, images, tokens, loss_fn=clip_loss):
+    image_emb = model.encode_image(images)
+    text_emb = model.encode_text(tokens)
+    loss = loss_fn(image_emb, text_emb, model.logit_scale)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    model.logit_scale.data.clamp_(min=0, max=math.log(100))
+    return float(loss)
+'''),
+    Alternative("scores-cosine-similarity", "pair_scores", '''
+@torch.no_grad()
+def pair_scores(model, images, tokens, batch_size=500):
+    out = []
+    for image_batch, token_batch in zip(images.split(batch_size), tokens.split(batch_size)):
+        a = model.encode_image(image_batch.to(device))
+        b = model.encode_text(token_batch.to(device))
+        out.append(F.cosine_similarity(a, b, dim=1).cpu())
+    return torch.cat(out)
+'''),
+    Alternative("pr-confusion-counts", "precision_recall", '''
+def precision_recall(flagged, corrupted):
+    flagged, corrupted = flagged.bool(), corrupted.bool()
+    true_pos = int(torch.logical_and(flagged, corrupted).sum())
+    false_pos = int(torch.logical_and(flagged, ~corrupted).sum())
+    false_neg = int(torch.logical_and(~flagged, corrupted).sum())
+    precision = true_pos / (true_pos + false_pos) if true_pos + false_pos else 0.0
+    recall = true_pos / (true_pos + false_neg) if true_pos + false_neg else 0.0
+    return precision, recall
+'''),
 ]
 
 DEMO = ["loss-one-direction", "text-pool-last"]

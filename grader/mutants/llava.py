@@ -135,6 +135,24 @@ def generate(model, image_feats, question, max_new_tokens=24, temperature=0.0, g
         new.append(token)
     return tokenizer.decode(new)
 '''),
+    Alternative("boxes-list-repr", "boxes_text", '''
+def boxes_text(objects, image_size=48):
+    return "\\n".join(f"{o['colour']} {o['shape']}: {[round(v / image_size, 3) for v in o['box']]}" for o in objects)
+'''),
+    Alternative("splice-by-list-index", "splice_image", '''
+def splice_image(ids, labels, image_tokens, embed):
+    at = ids.tolist().index(tokenizer.id(IMAGE))
+    inputs = torch.cat([embed(ids[:at]), image_tokens, embed(ids[at + 1:])], dim=0)
+    ignored = labels.new_full((image_tokens.shape[0],), IGNORE_INDEX)
+    return inputs, torch.cat([labels[:at], ignored, labels[at + 1:]])
+'''),
+    Alternative("trainable-by-name", "set_trainable", '''
+def set_trainable(model, stage):
+    for name, p in model.named_parameters():
+        part = name.split(".")[0]
+        p.requires_grad = part == "projector" or (part == "lm" and stage == 2)
+    return [p for _, p in model.named_parameters() if p.requires_grad]
+'''),
 ]
 
 DEMO = ["labels-on-prompt", "vision-last-layer"]

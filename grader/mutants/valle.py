@@ -61,6 +61,11 @@ MUTANTS = [
     Mutant("nar-stage-off-by-one", "nar_model", "torch.full((B,), stage, device=codes.device)",
            "torch.full((B,), stage - 1, device=codes.device)", ["test_nar_model"],
            "the stage embedding of the previous codebook"),
+    Mutant("vq-output-after-update", "vq",
+           "            self.replace_dead_codes(x.detach())\n        commitment",
+           "            self.replace_dead_codes(x.detach())\n            quantised = self.codebook[codes]\n        commitment",
+           ["test_vq_straight_through"],
+           "the output read from the codebook after this step's EMA update (EnCodec quantises, then updates)"),
 ]
 
 ALTERNATIVES = [
@@ -119,8 +124,10 @@ class VectorQuantizer(nn.Module):
 
     @torch.no_grad()
     def replace_dead_codes(self, x):
-        for k in torch.nonzero(self.cluster_size < self.dead_threshold).flatten().tolist():
-            row = x[torch.randint(len(x), ())]
+        dead = torch.nonzero(self.cluster_size < self.dead_threshold).flatten().tolist()
+        draws = torch.randperm(len(x))[:len(dead)] if len(dead) <= len(x) else torch.randint(len(x), (len(dead),))
+        for k, i in zip(dead, draws.tolist()):      # distinct rows while the batch has enough of them
+            row = x[i]
             self.codebook[k] = row
             self.cluster_size[k] = self.dead_threshold
             self.code_sum[k] = row * self.dead_threshold
@@ -130,10 +137,10 @@ class VectorQuantizer(nn.Module):
             if not bool(self.initialised):
                 self.kmeans_init(x.detach())
         codes = self.nearest(x.detach())
+        q = self.codebook[codes].clone()
         if self.training:
             self.ema_update(x.detach(), codes)
             self.replace_dead_codes(x.detach())
-        q = self.codebook[codes]
         out = q + x - x.detach()
         return out, codes, ((x - q.detach()) ** 2).mean()
 '''),
@@ -254,6 +261,74 @@ def generate(ar, nar, text, prompt_codes, max_frames, top_k=10, temperature=1.0,
         logits = nar(text[None], text_len, codes[None], torch.tensor([Tp]), torch.tensor([Tp + T]), j)
         codes[j, Tp:] = logits[0, Tp:].argmax(-1)
     return codes[:, Tp:]
+'''),
+    Alternative("phoneme-ids-append", "phoneme_ids", '''
+def phoneme_ids(prompt_phonemes, target_phonemes):
+    ids = [PHONEME_ID[p] for p in prompt_phonemes]
+    ids.append(PHONEME_ID["|"])
+    ids.extend(PHONEME_ID[p] for p in target_phonemes)
+    return torch.LongTensor(ids)
+'''),
+    Alternative("ar-mask-by-hand", "ar_model", '''
+class ARModel(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.cfg = cfg
+        self.EOS, self.BOS = cfg.codebook_size, cfg.codebook_size + 1
+        self.text_embedding = nn.Embedding(cfg.n_phonemes, cfg.dim)
+        self.audio_embedding = nn.Embedding(cfg.codebook_size + 2, cfg.dim)
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.layers))
+        self.norm = nn.LayerNorm(cfg.dim)
+        self.head = nn.Linear(cfg.dim, cfg.codebook_size + 1)
+
+    def hidden(self, text, text_len, audio, audio_len):
+        Tx, Ty, dev = text.shape[1], audio.shape[1], text.device
+        x = self.text_embedding(text) + sinusoids(Tx, self.cfg.dim, dev)
+        y = self.audio_embedding(audio) + sinusoids(Ty, self.cfg.dim, dev)
+        is_text = torch.arange(Tx + Ty, device=dev) < Tx                          # (T,)
+        step = torch.cat([torch.arange(Tx, device=dev), torch.arange(Ty, device=dev)])
+        earlier = step[None, :] <= step[:, None]                                  # (T, T) key no later than query
+        # text queries see text keys; audio queries see every text key and the audio keys up to their own
+        pairs = torch.where(is_text[:, None], is_text[None, :], is_text[None, :] | earlier)
+        real = torch.cat([torch.arange(Tx, device=dev)[None] < text_len[:, None],
+                          torch.arange(Ty, device=dev)[None] < audio_len[:, None]], dim=1)   # (B, T)
+        allowed = pairs[None] & real[:, None, :]
+        h = F.dropout(torch.cat([x, y], dim=1), self.cfg.dropout, self.training)
+        for block in self.blocks:
+            h = block(h, allowed)
+        return h
+
+    def forward(self, text, text_len, audio, audio_len):
+        return self.head(self.norm(self.hidden(text, text_len, audio, audio_len)[:, text.shape[1]:]))
+'''),
+    Alternative("nar-stacked-embeddings", "nar_model", '''
+class NARModel(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.cfg = cfg
+        self.text_embedding = nn.Embedding(cfg.n_phonemes, cfg.dim)
+        self.audio_embeddings = nn.ModuleList(nn.Embedding(cfg.codebook_size, cfg.dim) for _ in range(cfg.n_codebooks))
+        for embedding in self.audio_embeddings:
+            nn.init.normal_(embedding.weight, std=cfg.dim ** -0.5)
+        self.stage_embedding = nn.Embedding(cfg.n_codebooks, cfg.dim)
+        self.blocks = nn.ModuleList(Block(cfg, adaptive=True) for _ in range(cfg.layers))
+        self.norm = AdaptiveLayerNorm(cfg.dim)
+
+    def forward(self, text, text_len, codes, prompt_len, audio_len, stage):
+        B, n, Ty = codes.shape
+        Tx = text.shape[1]
+        in_prompt = torch.arange(Ty, device=codes.device)[None, :] < prompt_len[:, None]          # (B, Ty)
+        embedded = torch.stack([self.audio_embeddings[k](codes[:, k]) for k in range(n)], dim=1)  # (B, n, Ty, D)
+        used = torch.stack([in_prompt | (k < stage) for k in range(n)], dim=1)                    # (B, n, Ty)
+        y = (embedded * used[..., None]).sum(dim=1) * self.cfg.dim ** 0.5
+        y = y + sinusoids(Ty, self.cfg.dim, codes.device)
+        x = self.text_embedding(text) + sinusoids(Tx, self.cfg.dim, codes.device)
+        h = F.dropout(torch.cat([x, y], dim=1), self.cfg.dropout, self.training)
+        s = self.stage_embedding.weight[stage].expand(B, -1)                                      # (B, D)
+        allowed = attention_mask(text_len, Tx, audio_len, Ty, causal=False)
+        for block in self.blocks:
+            h = block(h, allowed, s)
+        return F.linear(self.norm(h, s)[:, Tx:], self.audio_embeddings[stage].weight)
 '''),
 ]
 
