@@ -84,8 +84,10 @@ def test_blank_earns_zero_and_grades_cleanly(graded):
 
 @pytest.fixture(scope="module")
 def variants(graded_course):
-    """{assignment: {variant: {grade_id: (points, why)}}}: every mutant (run up to the last test
-    cell it must fail) and every alternative alone, through grader.mutation."""
+    """{assignment: {variant: {grade_id: (points, why)}}}: every mutant, run up to the last test
+    cell it must fail, through grader.mutation (and the unchanged reference with every cell run).
+    The alternatives are graded together by the real grader (the "alternatives" submission); they
+    are graded one by one only when that submission loses points, to name the one that does."""
     from grader.autograde import golden_reports
     from grader.mutation import grade_variants
     course, _ = graded_course
@@ -93,14 +95,12 @@ def variants(graded_course):
     for assignment in ASSIGNMENTS:
         release, source = samples.read(course.release(assignment)), samples.read(course.source(assignment))
         reference = samples.solved(release, source)
-        mutants, alternatives, _ = samples.catalogue(assignment)
+        mutants, _, _ = samples.catalogue(assignment)
         changes, until = {}, {}
         for mutant in mutants:
             mutated = samples.mutate(reference, mutant)
             changes[f"mutant-{mutant.name}"] = {mutant.cell: samples.answer_cells(mutated)[mutant.cell].source}
             until[f"mutant-{mutant.name}"] = mutant.loses
-        for alternative in alternatives:
-            changes[f"alternative-{alternative.name}"] = {alternative.cell: alternative.code.strip("\n")}
         results[assignment] = grade_variants(course, assignment, changes, golden_reports(course, assignment, release, source),
                                              until=until)
     return results
@@ -115,12 +115,23 @@ def test_every_mutant_loses_its_points(graded, variants):
     assert not problems, "\n".join(problems)
 
 
-def test_each_alternative_alone_earns_full_marks(graded, variants):
-    _, assignment, _ = graded
+def test_correct_alternatives_earn_full_marks(graded):
+    """Every correct alternative of the catalogue in one submission, through the real grader. When
+    it loses points, each alternative is graded alone (grader.mutation) to name the ones that do."""
+    from grader.autograde import golden_reports
+    from grader.mutation import grade_variants
+    course, assignment, records = graded
+    r = records["alternatives"]
+    lost = {k: v for k, v in r.cells.items() if v["score"] < v["max_score"]}
+    if r.status == "graded" and not lost:
+        return
     _, alternatives, _ = samples.catalogue(assignment)
-    lost = {f"{a.name}: {gid}": why[:300] for a in alternatives
-            for gid, (_, why) in variants[assignment][f"alternative-{a.name}"].items() if why}
-    assert not lost, f"correct alternative answers lost points: {lost}"
+    release, source = samples.read(course.release(assignment)), samples.read(course.source(assignment))
+    alone = grade_variants(course, assignment, {a.name: {a.cell: a.code.strip("\n")} for a in alternatives},
+                           golden_reports(course, assignment, release, source))
+    culprits = {f"{a.name}: {gid}": why[:300] for a in alternatives for gid, (_, why) in alone[a.name].items() if why}
+    pytest.fail(f"correct alternative answers lost points together ({r.status} {r.reason}: {lost}); "
+                f"graded alone: {culprits or 'none loses points alone'}")
 
 
 def test_every_cell_run_gives_the_golden_reports(graded, variants):
@@ -130,13 +141,6 @@ def test_every_cell_run_gives_the_golden_reports(graded, variants):
     _, assignment, _ = graded
     lost = {gid: why[:300] for gid, (_, why) in variants[assignment][MAIN].items() if why}
     assert not lost, f"the reference run with every cell differs from the golden run: {lost}"
-
-
-def test_correct_alternatives_earn_full_marks(graded):
-    _, _, records = graded
-    r = records["alternatives"]
-    lost = {k: v for k, v in r.cells.items() if v["score"] < v["max_score"]}
-    assert r.status == "graded" and not lost, f"correct alternative answers lost points: {lost} {r.reason}"
 
 
 def test_damaged_notebook_fails_with_a_reason_and_batch_goes_on(graded):
