@@ -29,34 +29,42 @@ def bundle(tmp_path_factory, quiz_kit):
     return out
 
 
-def run_bundle(bundle: Path, folder: Path, notebook) -> dict:
-    """Unpack the bundle as /autograder/source, put the notebook in submission/, run it."""
-    root = folder / "autograder"
-    with zipfile.ZipFile(bundle) as z:
-        z.extractall(root / "source")
-    (root / "submission").mkdir(parents=True)
-    (root / "submission" / f"{ASSIGNMENT}.ipynb").write_text(nbformat.writes(notebook))
-    env = dict(os.environ, AUTOGRADER_ROOT=str(root), MMGRADE_PYTHON=sys.executable)
-    subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, check=True, capture_output=True)
-    return json.loads((root / "results" / "results.json").read_text())
+def run_bundles(bundle: Path, runs: dict[Path, object]) -> list[dict]:
+    """Unpack the bundle as /autograder/source in each folder, put its notebook in submission/, and
+    run them all at once, as Gradescope runs each submission in its own container."""
+    processes = []
+    for folder, notebook in runs.items():
+        root = folder / "autograder"
+        with zipfile.ZipFile(bundle) as z:
+            z.extractall(root / "source")
+        (root / "submission").mkdir(parents=True)
+        (root / "submission" / f"{ASSIGNMENT}.ipynb").write_text(nbformat.writes(notebook))
+        env = dict(os.environ, AUTOGRADER_ROOT=str(root), MMGRADE_PYTHON=sys.executable)
+        processes.append((root, subprocess.Popen(["bash", str(root / "source" / "run_autograder")], env=env,
+                                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)))
+    results = []
+    for root, process in processes:
+        output, _ = process.communicate(timeout=600)
+        assert process.returncode == 0, output[-3000:]
+        results.append(json.loads((root / "results" / "results.json").read_text()))
+    return results
 
 
 def test_reference_blank_and_hostile(bundle, tmp_path, quiz_kit):
     course = Course(quiz_kit)
     release = samples.read(course.release(ASSIGNMENT))
     reference = samples.solved(release, samples.read(course.source(ASSIGNMENT)))
-
-    results = run_bundle(bundle, tmp_path / "reference", reference)
-    assert results["score"] == FULL and len(results["tests"]) == 4
-    for test in results["tests"]:
-        assert test["score"] == test["max_score"] and test["visibility"] == "visible"
-
-    results = run_bundle(bundle, tmp_path / "blank", release)
-    assert results["score"] == 0 and all(t["score"] == 0 for t in results["tests"])
-    assert any("NotImplementedError" in t["output"] for t in results["tests"])
-
     hostile = samples.read(course.release(ASSIGNMENT))
     hostile.cells.insert(2, nbformat.v4.new_code_cell(
         "get_ipython().input_transformers_cleanup.append(lambda lines: ['pass\\n'] if any('check_' in l for l in lines) else lines)"))
-    results = run_bundle(bundle, tmp_path / "hostile", hostile)
-    assert results["score"] == 0 and "flagged" in results["output"]
+    full, blank, flagged = run_bundles(bundle, {tmp_path / "reference": reference, tmp_path / "blank": release,
+                                                tmp_path / "hostile": hostile})
+
+    assert full["score"] == FULL and len(full["tests"]) == 4
+    for test in full["tests"]:
+        assert test["score"] == test["max_score"] and test["visibility"] == "visible"
+
+    assert blank["score"] == 0 and all(t["score"] == 0 for t in blank["tests"])
+    assert any("NotImplementedError" in t["output"] for t in blank["tests"])
+
+    assert flagged["score"] == 0 and "flagged" in flagged["output"]

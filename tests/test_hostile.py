@@ -230,7 +230,7 @@ def hostile_class(tmp_path_factory, quiz_kit):
     bystander_before = rows_of(db, "bystander")
     collect(course, ASSIGNMENT, inbox)
     records = {r.student: r for r in autograde(course, ASSIGNMENT, sorted(expected), workers=2, progress=False,
-                                               cell_timeout=15, timeout=240)}
+                                               cell_timeout=10, timeout=240)}
     return {"course": course, "records": records, "expected": expected, "paths": paths, "before": before,
             "after": tree_digest(course.root, skip), "bystander": (bystander_before, rows_of(db, "bystander")),
             "kit": (kit_before, tree_digest(Path(__file__).resolve().parents[1] / "solutions", ()))}
