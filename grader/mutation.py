@@ -7,8 +7,8 @@ notebook (the grader's hidden tests, seeds and kept expected values: autograde.p
 by cell in an IPython shell, and just before the first changed cell of a variant it forks: the
 child carries on with the variant's cells, up to the last test cell the caller needs, and sends
 back the outputs of every cell it ran (leaving out the cells the grader would leave out:
-grader.pruning). The main line runs every cell, so that its grades show that leaving cells out
-changes none of the reference's reports. The parent judges those outputs with the grader's own rules
+grader.pruning). The main line runs every cell up to the last test cell, so that its grades show
+that leaving cells out changes none of the reference's reports. The parent judges those outputs with the grader's own rules
 (autograde.score: kernel side and golden reports), so a variant earns here what it earns under
 the grader; only the sandbox and the kernel process are missing, which the grading tests of the
 real path cover.
@@ -100,7 +100,7 @@ def serve(job: dict) -> int:
                 return
 
     done: list[list[dict] | None] = []
-    for index, source in enumerate(cells):
+    for index, source in enumerate(cells[: job["main_stop"] + 1]):
         for name in starts.get(index, []):
             while len(running) >= job["workers"]:
                 reap(block=True)
@@ -155,7 +155,9 @@ def grade_variants(course, assignment: str, variants: dict[str, dict[str, str]],
     index = {grade_id(c): i for i, c in enumerate(notebook.cells) if grade_id(c)}
     answers = answer_cells(notebook)
     code = [c.source if c.cell_type == "code" else "" for c in notebook.cells]
-    job = {"cells": code, "variants": {}, "workers": workers, "cell_timeout": cell_timeout}
+    # the main line stops at the last test cell: a cell after it can change no grade
+    last_test = max(i for i, c in enumerate(notebook.cells) if c.get("metadata", {}).get("nbgrader", {}).get("grade"))
+    job = {"cells": code, "variants": {}, "workers": workers, "cell_timeout": cell_timeout, "main_stop": last_test}
     for name, changes in variants.items():
         for cell_id in changes:
             if cell_id not in answers:
