@@ -4,9 +4,9 @@
 
 Every image is 48 x 48 RGB: a 3 x 3 grid of 16-pixel cells, one to three objects in distinct
 cells. 48 pixels is the smallest size at which a 10-pixel small object still shows its shape
-(a diamond and a circle differ by a few pixels), and with 8-pixel patches a ViT sees 36 tokens:
-small enough to train CLIP on a laptop CPU in about a minute, large enough that position and
-count are spread over many patch tokens (which the LLaVA assignment relies on).
+(a diamond and a circle differ by a few pixels). The notebooks use 16-pixel patches: a ViT sees
+9 patch tokens, one per cell, small enough to train CLIP on a laptop CPU in minutes; with 8-pixel
+patches (an exercise of the CLIP notebook) it sees 36, and an object spreads over several.
 
 The builder is deterministic: the same seed gives the same pixels and captions. Each object has
 a shape, a colour, a size, a position (its cell) and a box. Five colour and shape combinations
