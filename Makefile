@@ -26,8 +26,9 @@ test: setup   ## everything: library, data, release, grading of solutions, blank
 test-fast: setup   ## the tests that run no notebook (seconds)
 	$(PY) -m pytest -q -m "not slow"
 
-lab: setup
-	$(VENV)/bin/jupyter lab notebooks
+ROLE ?= student
+lab: setup   ## JupyterLab with the student's nbgrader tools; ROLE=instructor for every tool, from the kit's root
+	$(PY) -m mmkit.lab $(if $(filter instructor,$(ROLE)),--instructor .,notebooks)
 
 release: setup   ## regenerate notebooks/ from solutions/
 	$(PY) -m grader release

@@ -36,7 +36,9 @@ or with pip (Python 3.10 or newer):
 
 ## Work
 
-    jupyter lab notebooks
+    python -m mmkit.lab notebooks
+
+(JupyterLab with nbgrader's student tools: the assignment list and *Validate*.)
 
 Fill in every `# YOUR CODE HERE` (and delete the `raise NotImplementedError()` under it), and run
 the test cell after each task: a failing check says what it compared, yours against expected,
