@@ -7,9 +7,10 @@ notebook (the grader's hidden tests, seeds and kept expected values: autograde.p
 by cell in an IPython shell, and just before the first changed cell of a variant it forks: the
 child carries on with the variant's cells, up to the last test cell the caller needs, and sends
 back the outputs of every cell it ran (leaving out the cells the grader would leave out:
-grader.pruning). The main line runs every cell up to the last test cell, so that its grades show
-that leaving cells out changes none of the reference's reports. The parent judges those outputs with the grader's own rules
-(autograde.score: kernel side and golden reports), so a variant earns here what it earns under
+grader.pruning). The main line runs every cell up to the last test cell, so that its grades
+show that leaving cells out changes none of the reference's reports. The parent judges those
+outputs with the grader's own rules (autograde.score: kernel side and golden reports), so a
+variant earns here what it earns under
 the grader; only the sandbox and the kernel process are missing, which the grading tests of the
 real path cover.
 

@@ -1,7 +1,8 @@
 """Grading the assignments: end to end through the real grader (the reference answers, the blank
 release, the correct alternatives together, a damaged file; every assignment's class in one
-parallel batch), and every mutant and every alternative alone through grader.mutation, which runs
-one shared process per assignment with the grader's own rules but no sandbox."""
+parallel batch), and every mutant through grader.mutation, which runs one shared process per
+assignment with the grader's own rules but no sandbox (the alternatives go through it one by one
+only when together they lose points)."""
 from __future__ import annotations
 
 import csv
@@ -85,7 +86,7 @@ def test_blank_earns_zero_and_grades_cleanly(graded):
 @pytest.fixture(scope="module")
 def variants(graded_course):
     """{assignment: {variant: {grade_id: (points, why)}}}: every mutant, run up to the last test
-    cell it must fail, through grader.mutation (and the unchanged reference with every cell run).
+    cell it must fail, through grader.mutation (and the unchanged reference with every cell run, up to the last test cell).
     The alternatives are graded together by the real grader (the "alternatives" submission); they
     are graded one by one only when that submission loses points, to name the one that does."""
     from grader.autograde import golden_reports

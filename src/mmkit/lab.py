@@ -18,8 +18,8 @@ from pathlib import Path
 STUDENT_CONFIG = Path(__file__).with_name("lab_config") / "student"
 
 
-def environment(instructor: bool, base: dict[str, str] | None = None) -> dict[str, str]:
-    env = dict(os.environ if base is None else base)
+def environment(instructor: bool) -> dict[str, str]:
+    env = dict(os.environ)
     if not instructor:
         env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(filter(None, [str(STUDENT_CONFIG), env.get("JUPYTER_CONFIG_PATH")]))
     return env
