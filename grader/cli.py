@@ -7,6 +7,7 @@
     python -m grader merge clip [FOLDER ...]     the shards' records into this course's gradebook
     python -m grader feedback clip               HTML feedback without hidden tests
     python -m grader export clip                 grader/work/grades-clip.csv: score, status, reason
+    python -m grader report clip                 grader/work/report-clip.html: where the class struggled
     python -m grader gradescope clip [OUT.zip]   a Gradescope autograder bundle
     python -m grader student-kit [OUT.zip]       notebooks, data and helper library for students
     python -m grader demo [clip ...]             all of the above on sample submissions
@@ -21,6 +22,7 @@ from .collect import collect
 from .course import Course, Record
 from .exports import export, export_all, feedback
 from .release import release
+from .report import report
 
 
 def print_table(rows: list[Record]) -> None:
@@ -50,6 +52,7 @@ def demo(course: Course, assignments: list[str], workers: int | None) -> None:
         print_table(rows)
         print(f"\nfeedback: {(course.work / 'feedback').relative_to(course.root)}/<student>/{assignment}/{assignment}.html")
         print(f"grades:   {csv_path.relative_to(course.root)}")
+        print(f"report:   {report(course, assignment).relative_to(course.root)}")
     print(f"all assignments: {export_all(course).relative_to(course.root)}")
     print(f"demo finished in {time.monotonic() - start:.0f} s")
 
@@ -83,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("feedback", help="HTML feedback for graded submissions")
     p.add_argument("assignment")
     p = sub.add_parser("export", help="CSV of scores and statuses")
+    p.add_argument("assignment")
+    p.add_argument("--out", type=Path)
+    p = sub.add_parser("report", help="HTML class report: scores, pass rate per test cell, statuses, time")
     p.add_argument("assignment")
     p.add_argument("--out", type=Path)
     p = sub.add_parser("samples", help="write the sample submissions of an assignment")
@@ -127,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         feedback(course, args.assignment)
     elif args.command == "export":
         print(export(course, args.assignment, args.out))
+    elif args.command == "report":
+        print(report(course, args.assignment, args.out))
     elif args.command == "samples":
         from .samples import make_samples
         make_samples(course, args.assignment, args.folder)

@@ -183,3 +183,40 @@ def test_the_grader_parses_python_only_through_pysource():
             text = path.read_text()
             assert "ast.parse(" not in text and "symtable.symtable(" not in text, \
                 f"{path.name} parses Python outside grader/pysource.py (not thread-safe on 3.11)"
+
+
+def test_class_report_shows_where_the_class_struggled(tmp_path):
+    from grader.report import report
+    course = Course(tmp_path / "course")
+    release = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("**Task 1.** Write `f`."),
+                                              graded_cell("check(f)", []),
+                                              nbformat.v4.new_markdown_cell("**Task 2.** Write `g`."),
+                                              graded_cell("check(g)", [])])
+    release.cells[1].metadata["nbgrader"]["grade_id"] = "test_f"
+    release.cells[3].metadata["nbgrader"]["grade_id"] = "test_g"
+    course.release("quiz").parent.mkdir(parents=True)
+    nbformat.write(release, str(course.release("quiz")))
+    cells = lambda f, g: {"test_f": {"score": f, "max_score": 1.0}, "test_g": {"score": g, "max_score": 1.0}}
+    records = [Record("ann", "quiz", "graded", score=2, max_score=2, cells=cells(1, 1), seconds=3.0),
+               Record("bob", "quiz", "graded", score=1, max_score=2, cells=cells(1, 0), seconds=4.0),
+               Record("cy", "quiz", "graded", score=1, max_score=2, cells=cells(1, 0), seconds=41.5),
+               Record("dee", "quiz", "failed", reason="ran longer than 30 s: an infinite loop?", max_score=2,
+                      cells=cells(0, 0), seconds=30.0),
+               Record("eve", "quiz", "flagged", reason="reads the reference solution", max_score=2,
+                      cells=cells(0, 0), seconds=2.0)]
+    for record in records:
+        record.save(course.record("quiz", record.student))
+    page = report(course, "quiz").read_text()
+    assert page.count('src="data:image/png;base64,') == 3, "score histogram, pass rates, seconds: embedded"
+    assert "http" not in page, "self-contained: nothing to fetch"
+    # hardest first: test_g (1 of 3 graded submissions with full marks), named by its task
+    assert page.index("test_g") < page.index("test_f") and "Task 2" in page and "33%" in page
+    assert "infinite loop" in page and "reads the reference solution" in page
+    slowest = page[page.index("<h2>Time</h2>"):]
+    assert slowest.index("cy") < slowest.index("dee") < slowest.index("bob")
+    try:
+        report(course, "other")
+    except SystemExit as error:
+        assert "autograde" in str(error)
+    else:
+        raise AssertionError("a report without records must say what to run")
