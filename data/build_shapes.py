@@ -3,8 +3,9 @@
     python data/build_shapes.py          # (re)writes data/shapes/*.parquet and data/MANIFEST.json
 
 Every image is 48 x 48 RGB: a 3 x 3 grid of 16-pixel cells, one to three objects in distinct
-cells. 48 pixels is the smallest size at which a 10-pixel small object still shows its shape
-(a diamond and a circle differ by a few pixels). The notebooks use 16-pixel patches: a ViT sees
+cells. In every split but "offgrid" an object lies inside its cell, which is one 16-pixel patch; in
+"offgrid" (an evaluation set) only its centre does. 48 pixels is the smallest size at which a
+10-pixel small object still shows its shape (a diamond and a circle differ by a few pixels). The notebooks use 16-pixel patches: a ViT sees
 9 patch tokens, one per cell, small enough to train CLIP on a laptop CPU in minutes; with 8-pixel
 patches (an exercise of the CLIP notebook) it sees 36, and an object spreads over several.
 
@@ -52,7 +53,9 @@ WHERE = {"top left": "in the top left", "top": "at the top", "top right": "in th
 COUNT_WORDS = {1: "one", 2: "two", 3: "three"}
 BACKGROUND = (238, 238, 232)
 
-SPLITS = {"train": (10_000, 0), "val": (1_000, 1), "test": (1_000, 2)}  # name: (images, seed)
+# name: (images, seed). "offgrid" is a second test set whose objects straddle patch borders
+# (see place): evaluated, never trained on.
+SPLITS = {"train": (10_000, 0), "val": (1_000, 1), "test": (1_000, 2), "offgrid": (500, 4)}
 DATA_DIR = Path(__file__).resolve().parent
 OUT_DIR = DATA_DIR / "shapes"
 MANIFEST = DATA_DIR / "MANIFEST.json"
@@ -79,19 +82,47 @@ def draw_object(draw: ImageDraw.ImageDraw, shape: str, box: tuple, fill: tuple) 
         raise ValueError(f"unknown shape {shape!r}")
 
 
-def render(objects: list[dict], rng: random.Random) -> np.ndarray:
+def on_grid_box(obj: dict, rng: random.Random) -> list[int]:
+    """The object's box (pixels, x1/y1 exclusive) inside its cell, which is one 16-pixel patch."""
+    extent = SIZES[obj["size"]]
+    row, col = divmod(POSITIONS.index(obj["position"]), GRID)
+    slack = (CELL - extent) // 2           # how far the object may move inside its cell
+    x0 = col * CELL + (CELL - extent) // 2 + rng.randint(-slack, slack)
+    y0 = row * CELL + (CELL - extent) // 2 + rng.randint(-slack, slack)
+    return [x0, y0, x0 + extent, y0 + extent]
+
+
+def off_grid_boxes(objects: list[dict], rng: random.Random) -> list[list[int]]:
+    """Boxes whose centres move anywhere inside their cells (up to 7 pixels from the cell's centre),
+    so that an object straddles two or four patches; inside the image and at least a pixel apart
+    (the whole scene is drawn again until they are)."""
+    def box(obj):
+        extent = SIZES[obj["size"]]
+        row, col = divmod(POSITIONS.index(obj["position"]), GRID)
+        x0, y0 = (min(max(c * CELL + (CELL - extent) // 2 + rng.randint(-7, 7), 0), IMAGE_SIZE - extent)
+                  for c in (col, row))
+        return [x0, y0, x0 + extent, y0 + extent]
+
+    def apart(a, b):
+        return a[2] < b[0] or b[2] < a[0] or a[3] < b[1] or b[3] < a[1]
+
+    while True:
+        boxes = [box(obj) for obj in objects]
+        if all(apart(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:]):
+            return boxes
+
+
+def render(objects: list[dict], rng: random.Random, off_grid: bool = False) -> np.ndarray:
     """Objects -> (H, W, 3) uint8 image. Fills in each object's 'box' (pixels, x1/y1 exclusive)."""
     big = IMAGE_SIZE * SUPERSAMPLE
     shade = rng.randint(-6, 6)
     image = Image.new("RGB", (big, big), tuple(c + shade for c in BACKGROUND))
     draw = ImageDraw.Draw(image)
-    for obj in objects:
+    boxes = off_grid_boxes(objects, rng) if off_grid else None
+    for i, obj in enumerate(objects):
         extent = SIZES[obj["size"]]
-        row, col = divmod(POSITIONS.index(obj["position"]), GRID)
-        slack = (CELL - extent) // 2           # how far the object may move inside its cell
-        x0 = col * CELL + (CELL - extent) // 2 + rng.randint(-slack, slack)
-        y0 = row * CELL + (CELL - extent) // 2 + rng.randint(-slack, slack)
-        obj["box"] = [x0, y0, x0 + extent, y0 + extent]
+        obj["box"] = boxes[i] if off_grid else on_grid_box(obj, rng)
+        x0, y0 = obj["box"][:2]
         fill = tuple(min(255, max(0, c + rng.randint(-12, 12))) for c in COLOURS[obj["colour"]])
         s = SUPERSAMPLE
         draw_object(draw, obj["shape"], (x0 * s, y0 * s, (x0 + extent) * s - 1, (y0 + extent) * s - 1), fill)
@@ -136,8 +167,8 @@ def random_scene(rng: random.Random, allow_held_out: bool) -> list[dict]:
     return objects
 
 
-def make_row(objects: list[dict], rng: random.Random) -> dict:
-    pixels = render(objects, rng)
+def make_row(objects: list[dict], rng: random.Random, off_grid: bool = False) -> dict:
+    pixels = render(objects, rng, off_grid)
     return {"pixels": pixels, "objects": objects, "captions": captions_for(objects, rng),
             "n_objects": len(objects),
             "held_out": any((o["colour"], o["shape"]) in HELD_OUT for o in objects)}
@@ -151,7 +182,8 @@ def build_split(name: str) -> list[dict]:
                 for c in COLOURS for s in SHAPES for z in SIZES for p in POSITIONS]
     count, seed = SPLITS[name]
     rng = random.Random(seed)
-    return [make_row(random_scene(rng, allow_held_out=name != "train"), rng) for _ in range(count)]
+    return [make_row(random_scene(rng, allow_held_out=name != "train"), rng, off_grid=name == "offgrid")
+            for _ in range(count)]
 
 
 def content_sha256(rows: list[dict]) -> str:

@@ -62,6 +62,23 @@ def test_objects_boxes_and_captions_agree(train):
                 assert o["colour"] in caption and o["shape"] in caption
 
 
+def test_offgrid_objects_straddle_patches_but_keep_their_cells():
+    offgrid = data.load_shapes("offgrid")
+    boxes, straddling = 0, 0
+    for objects in offgrid["objects"]:
+        for i, o in enumerate(objects):
+            x0, y0, x1, y1 = o["box"]
+            assert 0 <= x0 < x1 <= 48 and 0 <= y0 < y1 <= 48 and x1 - x0 == build_shapes.SIZES[o["size"]]
+            row_, col = divmod(build_shapes.POSITIONS.index(o["position"]), 3)
+            assert (x0 + x1) / 2 // 16 == col and (y0 + y1) / 2 // 16 == row_, "centre outside its cell"
+            for other in objects[i + 1:]:
+                a0, b0, a1, b1 = other["box"]
+                assert x1 < a0 or a1 < x0 or y1 < b0 or b1 < y0, "two objects touch"
+            boxes += 1
+            straddling += x0 // 16 != (x1 - 1) // 16 or y0 // 16 != (y1 - 1) // 16
+    assert straddling / boxes > 0.5, "most off-grid objects should cover more than one patch"
+
+
 def test_rebuild_matches_manifest(tmp_path):
     manifest = json.loads((ROOT / "data" / "MANIFEST.json").read_text())
     entries = build_shapes.build(tmp_path)

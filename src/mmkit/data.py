@@ -80,7 +80,7 @@ def _load_parquet(relative: str):
 
 
 def load_shapes(split: str):
-    """The Shapes dataset split ('train', 'val', 'test' or 'zeroshot') as a datasets.Dataset.
+    """The Shapes dataset split ('train', 'val', 'test', 'offgrid' or 'zeroshot') as a datasets.Dataset.
 
     Columns: image (PIL), captions (list of str), objects (list of {shape, colour, size,
     position, box}), n_objects, held_out (whether an object is a combination never in train).
