@@ -1,6 +1,7 @@
 """The kit's small language model, its tokenizer, the text-only teacher and the checkpoints."""
 import importlib.util
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -8,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from mmkit import lm, shapes_qa
-from mmkit.data import data_file
+from mmkit.data import data_file, load_shapes
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENE = [{"shape": "circle", "colour": "red", "size": "small", "position": "top left", "box": [1, 1, 11, 11]},
@@ -60,6 +61,49 @@ def test_teacher_answers_from_the_objects():
     assert shapes_qa.description(SCENE).startswith("There are two shapes.")
     question, answer = shapes_qa.reasoning(SCENE, random.Random(3))
     assert "because" in answer
+
+
+def boxes_text(objects):
+    return "\n".join(f"{o['colour']} {o['shape']}: {[round(v / 48, 3) for v in o['box']]}" for o in objects)
+
+
+@pytest.mark.parametrize("split", ["train", "offgrid"])
+def test_teacher_reads_the_scene_from_captions_and_boxes_alone(split):
+    shapes = load_shapes(split)
+    for objects, captions in zip(shapes["objects"], shapes["captions"]):
+        want = [{k: o[k] for k in ("colour", "shape", "size", "position")} for o in objects]
+        assert shapes_qa.read_context(captions, boxes_text(objects)) == want
+    with pytest.raises(ValueError, match="boxes_text"):
+        shapes_qa.read_context([], "red circle [0.1, 0.1, 0.3, 0.3]")
+
+
+def template_pattern(template: str) -> re.Pattern:
+    """A template as a pattern that matches any filling of its slots."""
+    return re.compile(r"\S.*?".join(re.escape(part) for part in re.split(r"\{\w+\}", template)), re.I)
+
+
+def test_pretraining_text_never_asks_in_the_instruction_phrasing():
+    spec = importlib.util.spec_from_file_location("build_checkpoints", ROOT / "data" / "build_checkpoints.py")
+    builder = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(builder)
+    corpus = "\n".join(builder.pretraining_corpus())
+    instruct = shapes_qa.TEMPLATES["instruct"]
+    templates = [t for v in instruct.values() for t in (v if isinstance(v, list) else [v])]
+    for template in templates:
+        assert not template_pattern(template).search(corpus), f"pretraining asks {template!r}"
+    for template in shapes_qa.TEMPLATES["pretrain"].values():
+        for t in template if isinstance(template, list) else [template]:
+            assert template_pattern(t).search(corpus), f"the pretrain phrasing {t!r} never occurs (is the test blind?)"
+    assert "?" not in corpus
+
+
+def test_description_and_reasoning_scores():
+    truth = shapes_qa.description(SCENE)
+    assert shapes_qa.description_score(truth, SCENE) == {"precision": 1.0, "recall": 1.0, "count": True}
+    half = "There are three shapes. A small red circle is in the top left. A large red square is in the center."
+    assert shapes_qa.description_score(half, SCENE) == {"precision": 0.5, "recall": 0.5, "count": False}
+    assert shapes_qa.reasoning_correct("One, because there are two shapes.", "One, because there are two shapes and ...")
+    assert not shapes_qa.reasoning_correct("Two, because", "One, because")
 
 
 def test_shipped_checkpoints_load():
