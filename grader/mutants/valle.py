@@ -26,8 +26,13 @@ MUTANTS = [
     Mutant("audio-sees-future", "attention_mask", "allowed[Tx:, Tx:] = torch.tril(allowed[Tx:, Tx:])",
            "allowed[Tx:, Tx:] = allowed[Tx:, Tx:]",
            ["test_attention_mask"], "the AR model's audio attends to the future"),
-    Mutant("text-sees-audio", "attention_mask", "    allowed[:Tx, Tx:] = False\n", "",
-           ["test_attention_mask"], "phonemes attend to the audio"),
+    Mutant("text-sees-audio", "attention_mask", "        allowed[:Tx, Tx:] = False                      # text never sees audio\n",
+           "", ["test_attention_mask"], "the AR model's phonemes attend to the audio"),
+    Mutant("nar-text-blind", "attention_mask", "    if causal:                                         # the AR model\n"
+           "        allowed[:Tx, Tx:] = False                      # text never sees audio\n",
+           "    allowed[:Tx, Tx:] = False\n    if causal:\n", ["test_attention_mask", "test_pretrained"],
+           "the NAR model's phonemes never see the audio: a causal-model mask where the NAR attends both ways "
+           "(the pretrained NAR's loss moves by 0.0014 nats only)"),
     Mutant("end-token-missing", "ar_targets", "    targets[torch.arange(B), lengths] = eos\n", "",
            ["test_ar_targets"], "no EOS target: the model never learns to stop"),
     Mutant("shared-positions", "ar_model",
@@ -176,7 +181,8 @@ def attention_mask(text_len, Tx, audio_len, Ty, causal):
     B = len(text_len)
     text_keys = torch.arange(Tx)[None, :] < text_len[:, None]             # (B, Tx)
     audio_keys = torch.arange(Ty)[None, :] < audio_len[:, None]           # (B, Ty)
-    top = torch.cat([text_keys[:, None, :].expand(B, Tx, Tx), torch.zeros(B, Tx, Ty, dtype=torch.bool)], 2)
+    text_sees = torch.zeros(B, Tx, Ty, dtype=torch.bool) if causal else audio_keys[:, None, :].expand(B, Tx, Ty)
+    top = torch.cat([text_keys[:, None, :].expand(B, Tx, Tx), text_sees], 2)
     if causal:
         audio_block = torch.ones(Ty, Ty).tril().bool()[None] & audio_keys[:, None, :]
     else:
