@@ -55,6 +55,17 @@ def test_solutions_hold_only_notebooks():
         assert files == [f"{folder.name}.ipynb"], f"solutions/{folder.name} holds {files}"
 
 
+def test_every_code_cell_of_a_solution_has_a_grade_id():
+    """The pre-check identifies a submission's cells by grade id: a code cell without one would be kept
+    from the release and added again from the submission, and scanned as the student's own code."""
+    import json
+    for folder in sorted((ROOT / "solutions").iterdir()):
+        cells = json.loads((folder / f"{folder.name}.ipynb").read_text())["cells"]
+        unnamed = [i for i, c in enumerate(cells)
+                   if c["cell_type"] == "code" and not c["metadata"].get("nbgrader", {}).get("grade_id")]
+        assert not unnamed, f"solutions/{folder.name}: code cells {unnamed} have no nbgrader grade_id (make them read-only)"
+
+
 def grader_imports() -> dict:
     """{module: grader modules it imports, at the top or inside a function} for grader/*.py."""
     import ast
