@@ -10,7 +10,8 @@
     python tests/bench.py --skip-clone        no fresh-clone demo and no make test
 
 Timings on a shared machine are noisy: each is one run, reported as measured.
-Results are printed and written to bench-results.json (a partial run keeps the other figures there).
+Results are printed and written to bench-results.json (a partial run keeps the other figures there);
+the executed notebooks of the student runs go to bench-runs/ for a person to read.
 """
 from __future__ import annotations
 
@@ -28,24 +29,30 @@ import nbformat
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
+RUNS = ROOT / "bench-runs"
 sys.path.insert(0, str(ROOT))
 
 # Per assignment: an expression evaluated in the finished notebook's kernel, giving its figures.
 FIGURES = {
-    "clip": "{'zero_shot_seen': seen_acc, 'zero_shot_held_out': held_acc, "
-            "'image_to_text': image_to_text, 'text_to_image': text_to_image, "
-            "'filter_precision': precision, 'filter_recall': recall, 'filter_threshold': threshold, "
+    "clip": "{'zero_shot_seen': seen_acc, 'zero_shot_held_out': held_acc, 'zero_shot_held_out_interval': list(held_ci), "
+            "'zero_shot_new_form_templates': {'seen': seen_unseen, 'held_out': held_unseen, 'interval': list(unseen_ci)}, "
+            "'linear_probe': probe_accuracy, 'zero_shot_all_540': zero_shot_all, "
+            "'image_to_text': image_to_text, 'text_to_image': text_to_image, 'retrieval_ceiling': ceiling, "
+            "'text_to_image_same_caption_counts': lenient, "
+            "'filter_precision': precision, 'filter_recall': recall, 'filter_threshold': float(threshold), "
+            "'filter_recall_by_kind': recall_by_kind, 'filter_clean_flagged': float(clean_flagged), 'filter_best_f1_point': best, "
             "'batch_size': {b: {'zero_shot': r[0], 'top1': r[1]} for b, r in batch_results.items()}}",
-    "llava": "{'stage2_accuracy': stage2_accuracy, 'stage2_follows_instruction': stage2_following, "
-             "'stage1_accuracy': stage1_accuracy, 'stage1_follows_instruction': stage1_following, "
-             "'class_token_accuracy': cls_accuracy}",
+    "llava": "{'evaluation': {f'{s}, {p}': {'accuracy': r[0], 'follows': r[1]} for (s, p), r in results.items()}, "
+             "'free_text': {k: {m: float(v) for m, v in d.items()} for k, d in free.items()}, 'arms': arms}",
     "wavenet": "{'chord_initial_nats': chord_initial, 'chord_final_nats': chord_final, "
                "'chord_tone_share': chord_tone_share, 'student_speech_bits': speech_bits, "
                "'pretrained_bits': pretrained_bits, 'notebook_naive_seconds': naive_seconds, "
                "'notebook_fast_seconds': fast_seconds, 'pitch_real': pitch_real, 'pitch_generated': pitch_generated, "
                "'pitch_error': pitch_error, 'mel_error_db': mel_error_db, 'waveform_correlation': waveform_correlation, "
-               "'vocoder': results, 'one_second': bench_one_second, 'bench_extra_seconds': bench_extra_seconds}",
+               "'vocoder': results, 'vocoder_four_more_clips': vocoder_clips, 'time_per_sample': field_costs, "
+               "'one_second': bench_one_second, 'bench_extra_seconds': bench_extra_seconds}",
     "valle": "{'codec_errors_db': codec_errors, 'ar_accuracy': ar_accuracy, 'nar_accuracy': nar_accuracy, "
+             "'codes_used': used, 'codebook_perplexity': perplexity, "
              "'notebook': {**summary, 'pairs': len(results)}, 'all_test_pairs': bench_all_pairs, "
              "'bench_extra_seconds': bench_extra_seconds}",
 }
@@ -60,6 +67,19 @@ EXTRA = {
                "generate_fast(cpu_model, torch.tensor([0]), SAMPLE_RATE, temperature=1.0, seed=0)\n"
                "fast_full = time.perf_counter() - start\n"
                "bench_one_second = {'naive_seconds': naive_full, 'fast_seconds': fast_full, 'speedup': naive_full / fast_full}\n"
+               # the vocoder against Griffin-Lim on four more held-out phrases (the notebook: one)
+               "vocoder_clips = {}\n"
+               "for clip in clips['test'][5::30]:\n"
+               "    audio = clip['audio']\n"
+               "    mel_ = librosa.feature.melspectrogram(y=audio, sr=SAMPLE_RATE, n_fft=N_FFT, hop_length=HOP, n_mels=N_MELS)\n"
+               "    gl = librosa.griffinlim(librosa.feature.inverse.mel_to_stft(mel_, sr=SAMPLE_RATE, n_fft=N_FFT), n_iter=32, hop_length=HOP, n_fft=N_FFT, random_state=0)\n"
+               "    voc = vocode(vocoder, log_mel(audio), clip['speaker'], len(audio))\n"
+               "    f0_, voiced_, _ = librosa.pyin(audio, fmin=60, fmax=400, sr=SAMPLE_RATE, frame_length=1024, hop_length=HOP)\n"
+               "    for name, x in [('original', audio), ('Griffin-Lim', gl[:len(audio)]), ('WaveNet vocoder', voc)]:\n"
+               "        row = vocoder_clips.setdefault(name, {'mel_error_db': [], 'peakiness': [], 'phase_coherence': []})\n"
+               "        row['mel_error_db'].append(float(np.mean(np.abs(log_mel(x) - log_mel(audio)))) * 10 / math.log(10))\n"
+               "        row['peakiness'].append(peakiness(x, voiced_))\n"
+               "        row['phase_coherence'].append(phase_coherence(x, f0_, voiced_))\n"
                "bench_extra_seconds = time.perf_counter() - extra_start",
     # the notebook judges 6 held-out pairs per speaker; here 10 per speaker, half the test split
     "valle": "extra_start = time.perf_counter()\n"
@@ -88,6 +108,8 @@ def student_run(assignment: str) -> dict:
     finally:
         os.environ.clear()
         os.environ.update(saved)
+    RUNS.mkdir(exist_ok=True)
+    nbformat.write(notebook, str(RUNS / f"{assignment}.ipynb"))     # the executed notebook, for a person to read
     text = "".join(o.get("text", "") for o in notebook.cells[-1].outputs)
     figures = json.loads(text.split(marker, 1)[1])
     seconds -= figures.pop("bench_extra_seconds", 0)   # the student run without the bench's own cell
