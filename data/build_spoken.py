@@ -7,10 +7,17 @@ learns silence), stored as FLAC bytes in parquet with its transcript, its phonem
 IPA, one token per phoneme, '|' between word groups), its speaker and its duration. Students never need
 espeak-ng: the parquet files are shipped, and soundfile decodes them.
 
-The six speakers differ in pitch (median 80 to 240 Hz, each about 1.2 times the one below) and in
+The six speakers differ in pitch (median 87 to 260 Hz, each about 1.2 times the one below) and in
 timbre (different espeak-ng voice variants). Each speaker says most phrases; the test split holds
 (speaker, phrase) pairs whose phrase that speaker never says in training, for speech generation
-on held-out text and speaker pairs. The builder is deterministic for a given espeak-ng version.
+on held-out text and speaker pairs.
+
+The unseen split holds what no model may train on: two held-out voices (espeak-ng variants and
+pitches that no training speaker uses; u0 low, between s0 and s1, u1 high, between s4 and s5) and
+held-out phrases (word combinations that occur in no other split). All eight voices say every
+held-out phrase, so seen and unseen voices can be compared on the same text; the held-out voices
+also say a few short known phrases, to be used as a prompt (about 3 seconds together).
+The builder is deterministic for a given espeak-ng version.
 """
 from __future__ import annotations
 
@@ -38,6 +45,11 @@ SPEAKERS = [
     {"speaker": "s4", "voice": "en-us+f2", "pitch": 50, "speed": 180},
     {"speaker": "s5", "voice": "en-us+f4", "pitch": 85, "speed": 165},
 ]
+# voices that no model trains on (the unseen split): variants and pitches no training speaker uses
+UNSEEN_SPEAKERS = [
+    {"speaker": "u0", "voice": "en-us+m4", "pitch": 55, "speed": 170},
+    {"speaker": "u1", "voice": "en-us+f3", "pitch": 60, "speed": 170},
+]
 COLOURS = ["red", "orange", "yellow", "green", "blue", "purple"]
 SHAPES = ["circle", "square", "triangle", "diamond", "cross"]
 WHERE = ["in the top left", "at the top", "in the top right", "on the left", "in the center",
@@ -46,6 +58,8 @@ COUNTS = ["one shape", "two shapes", "three shapes"]
 PHRASES_PER_SPEAKER = 110          # of the phrases below, each speaker says this many
 TEST_PER_SPEAKER = 20              # phrases a speaker says only in the test split
 VAL_PER_SPEAKER = 10
+HELD_OUT_PHRASES = 10              # said by every voice, in the unseen split only
+UNSEEN_PROMPT_PHRASES = 4          # known short phrases each held-out voice also says, for its prompt
 
 
 def phrases(seed: int = 0) -> list[str]:
@@ -58,6 +72,20 @@ def phrases(seed: int = 0) -> list[str]:
     out |= {f"a {rng.choice(['small', 'large'])} {rng.choice(COLOURS)} {rng.choice(SHAPES)} {rng.choice(WHERE)}"
             for _ in range(60)}
     return sorted(out)
+
+
+def held_out_phrases(known: list[str], seed: int = 2) -> list[str]:
+    """HELD_OUT_PHRASES phrases from the templates of `phrases` with a word combination that `known`
+    does not hold: every word is in the vocabulary, the phrase is new."""
+    rng = random.Random(seed)
+    out: list[str] = []
+    while len(out) < HELD_OUT_PHRASES:
+        colour, shape, where = rng.choice(COLOURS), rng.choice(SHAPES), rng.choice(WHERE)
+        phrase = rng.choice([f"the {colour} {shape} is {where}", f"is there a {colour} {shape}",
+                             f"a {rng.choice(['small', 'large'])} {colour} {shape} {where}"])
+        if phrase not in known and phrase not in out:
+            out.append(phrase)
+    return out
 
 
 def espeak(text: str, speaker: dict) -> np.ndarray:
@@ -116,12 +144,25 @@ def assignments(all_phrases: list[str], seed: int = 1) -> list[tuple[str, str, s
     return rows
 
 
+def unseen_assignments(all_phrases: list[str], seed: int = 3) -> list[tuple[str, str, str]]:
+    """("unseen", speaker, phrase) rows: every voice, seen or held out, says every held-out phrase;
+    each held-out voice also says UNSEEN_PROMPT_PHRASES short known phrases ('a red circle')."""
+    rng = random.Random(seed)
+    held_out = held_out_phrases(all_phrases)
+    short = [p for p in all_phrases if len(p.split()) == 3 and p.startswith("a ")]
+    rows = [("unseen", s["speaker"], phrase) for s in SPEAKERS + UNSEEN_SPEAKERS for phrase in held_out]
+    for s in UNSEEN_SPEAKERS:
+        rows += [("unseen", s["speaker"], phrase) for phrase in rng.sample(short, UNSEEN_PROMPT_PHRASES)]
+    return rows
+
+
 def build_rows() -> dict[str, list[dict]]:
     all_phrases = phrases()
-    ipa = {p: phonemes(p) for p in all_phrases}
-    speakers = {s["speaker"]: s for s in SPEAKERS}
-    splits: dict[str, list[dict]] = {"train": [], "val": [], "test": []}
-    for split, speaker, phrase in assignments(all_phrases):
+    held_out = held_out_phrases(all_phrases)
+    ipa = {p: phonemes(p) for p in all_phrases + held_out}
+    speakers = {s["speaker"]: s for s in SPEAKERS + UNSEEN_SPEAKERS}
+    splits: dict[str, list[dict]] = {"train": [], "val": [], "test": [], "unseen": []}
+    for split, speaker, phrase in assignments(all_phrases) + unseen_assignments(all_phrases):
         samples = clip(phrase, speakers[speaker])
         splits[split].append({"id": f"{speaker}-{len(splits[split]):04d}-{split}", "speaker": speaker,
                               "text": phrase, "phonemes": ipa[phrase], "samples": samples,

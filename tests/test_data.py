@@ -137,18 +137,43 @@ def test_spoken_splits_voices_and_held_out_pairs():
         assert 1 <= len(groups) <= len(text.split()) and all(g.strip() for g in groups), (text, phonemes)
 
 
+def test_spoken_unseen_split_holds_new_voices_and_new_phrases():
+    known = {split: data.load_spoken(split) for split in ["train", "val", "test"]}
+    unseen = data.load_spoken("unseen")
+    known_texts = {t for d in known.values() for t in d["text"]}
+    known_voices = {s for d in known.values() for s in d["speaker"]}
+    assert known_voices == {f"s{i}" for i in range(6)}
+    new_voices = set(unseen["speaker"]) - known_voices
+    assert len(new_voices) >= 2, "fewer than two held-out voices"
+    held_out = set(unseen["text"]) - known_texts
+    assert len(held_out) >= 8, "fewer than eight held-out phrases"
+    said = set(zip(unseen["speaker"], unseen["text"]))
+    for voice in set(unseen["speaker"]):       # every voice, seen or not, says every held-out phrase
+        assert {(voice, t) for t in held_out} <= said, voice
+    for voice in new_voices:                   # and a held-out voice has known phrases for its prompt
+        prompt = [d for s, t, d in zip(unseen["speaker"], unseen["text"], unseen["duration"])
+                  if s == voice and t in known_texts]
+        assert sum(prompt) >= 3.0, f"{voice} has {sum(prompt):.1f} s of prompt material"
+
+
 def test_spoken_voices_differ_in_pitch():
     import librosa
     import numpy as np
-    train = data.load_spoken("train")
+    rows_of = {}
+    for split in ["train", "unseen"]:          # the held-out voices must be voices of their own too
+        for row in data.load_spoken(split):
+            rows_of.setdefault(row["speaker"], []).append(row)
     medians = {}
-    for speaker in sorted(set(train["speaker"])):
-        rows = [r for r in train.select(range(len(train))) if r["speaker"] == speaker][:3]
+    for speaker, rows in sorted(rows_of.items()):
+        rows = rows[:3]
         f0 = np.concatenate([librosa.pyin(data.decode_audio(r["flac"]), fmin=50, fmax=400, sr=16000)[0] for r in rows])
         medians[speaker] = float(np.nanmedian(f0))
-    ordered = sorted(medians.values())
-    ratios = [b / a for a, b in zip(ordered, ordered[1:])]
+    trained = sorted(m for s, m in medians.items() if s.startswith("s"))
+    ratios = [b / a for a, b in zip(trained, trained[1:])]
     assert min(ratios) > 1.1, f"two voices are within 10% in pitch: {medians}"
+    for speaker in [s for s in medians if s.startswith("u")]:     # a voice of its own, not a copy
+        nearest = min(abs(np.log(medians[speaker] / m)) for m in trained)
+        assert nearest > np.log(1.08), f"{speaker} is within 8% of a training voice's pitch: {medians}"
 
 
 def test_spoken_rebuild_matches_manifest(tmp_path):

@@ -89,9 +89,11 @@ def load_shapes(split: str):
 
 
 def load_spoken(split: str):
-    """The Spoken dataset split ('train', 'val' or 'test') as a datasets.Dataset.
+    """The Spoken dataset split ('train', 'val', 'test' or 'unseen') as a datasets.Dataset.
 
-    Columns: id, speaker ('s0'..'s5'), text, phonemes (IPA, space-separated, '|' between word groups),
+    'unseen' is for evaluation only: held-out phrases said by every voice, and two held-out voices
+    ('u0', 'u1') that no other split has.
+    Columns: id, speaker ('s0'..'s5'; 'u0', 'u1' in unseen), text, phonemes (IPA, space-separated, '|' between word groups),
     flac (bytes: decode with decode_audio), sample_rate (16000), duration (seconds).
     """
     return _load_parquet(f"spoken/{split}.parquet")
@@ -106,12 +108,13 @@ def decode_audio(flac: bytes) -> np.ndarray:
     return samples
 
 
-SPOKEN_SPEAKERS = [f"s{i}" for i in range(6)]
+SPOKEN_SPEAKERS = [f"s{i}" for i in range(6)] + ["u0", "u1"]     # the training voices, then the held-out ones
 
 
 def spoken_clips(split: str, sample_rate: int = 16000, trim_db: float = 40) -> list[dict]:
     """The Spoken split as waveforms ready for a model: a list of {'audio': float32 array at
-    `sample_rate`, 'speaker': index 0..5, 'text': str, 'phonemes': list of str (with '|' between
+    `sample_rate`, 'speaker': index into SPOKEN_SPEAKERS (0..5 the training voices, 6 and 7 the
+    held-out voices of the unseen split), 'text': str, 'phonemes': list of str (with '|' between
     word groups)}, leading and trailing silence trimmed (silence teaches a sample-level model to
     stay silent)."""
     import librosa

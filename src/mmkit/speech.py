@@ -19,7 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 __all__ = ["RecogniserConfig", "PhonemeRecogniser", "recogniser_features", "train_recogniser",
-           "save_judges", "load_judges", "edit_distance", "nearest_phrase", "SpeakerIdentifier", "train_speaker_identifier"]
+           "save_judges", "load_judges", "edit_distance", "phoneme_error_rate", "nearest_phrase", "SpeakerIdentifier", "train_speaker_identifier"]
 
 
 @dataclass
@@ -78,14 +78,26 @@ class SpeakerIdentifier(nn.Module):
         self.rnn = nn.GRU(cfg.hidden, cfg.hidden, batch_first=True, bidirectional=True)
         self.head = nn.Linear(2 * cfg.hidden, speakers)
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
+    def pooled(self, features: torch.Tensor) -> torch.Tensor:      # (B, T, n_mels) -> (B, 2 * hidden)
         h, _ = self.rnn(F.gelu(self.conv(features.transpose(1, 2))).transpose(1, 2))
-        return self.head(h.mean(1))
+        return h.mean(1)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(self.pooled(features))
 
     @torch.no_grad()
     def identify(self, audio: np.ndarray) -> int:
+        """Which of the training speakers (closed set)."""
         self.eval()
         return int(self(recogniser_features(audio, self.cfg)[None]).argmax(-1))
+
+    @torch.no_grad()
+    def embed(self, audio: np.ndarray) -> torch.Tensor:
+        """The clip's voice as a unit vector (2 * hidden,): the time-averaged state that the classifier
+        reads, a d-vector (Variani et al., 2014). Unlike `identify` it also describes voices the
+        identifier never heard, so that any two voices can be compared by cosine similarity."""
+        self.eval()
+        return F.normalize(self.pooled(recogniser_features(audio, self.cfg)[None])[0], dim=0)
 
 
 def train_speaker_identifier(clips: list[dict], steps: int = 300, batch_size: int = 32, lr: float = 2e-3,
@@ -182,6 +194,13 @@ def edit_distance(a: list, b: list) -> int:
         for j, y in enumerate(b, 1):
             previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (x != y))
     return row[-1]
+
+
+def phoneme_error_rate(heard: list[str], said: list[str]) -> float:
+    """Edits (substitutions, insertions, deletions) from what was said to what was heard, per phoneme
+    said; the '|' word-group marks are not heard and are ignored."""
+    said = [p for p in said if p != "|"]
+    return edit_distance([p for p in heard if p != "|"], said) / max(1, len(said))
 
 
 def nearest_phrase(transcript: list[str], phrases: dict[str, list[str]]) -> str:
