@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 HW ?= clip
 
-.PHONY: setup demo test test-fast lab release student-kit data checkpoints bench clean
+.PHONY: setup demo test test-fast test-browser lab release student-kit data checkpoints bench clean
 
 setup: $(STAMP)
 
@@ -27,6 +27,10 @@ test-fast: setup   ## the tests that run no notebook (seconds)
 	$(PY) -m pytest -q -m "not slow"
 
 ROLE ?= student
+test-browser: setup   ## JupyterLab in Chromium: every solution run, its plots, audio and widgets, Validate (needs Debian's chromium)
+	$(PY) -m pip install -q -e '.[browser]'
+	$(PY) -m pytest -q --browser -m browser
+
 lab: setup   ## JupyterLab with the student's nbgrader tools; ROLE=instructor for every tool, from the kit's root
 	$(PY) -m mmkit.lab $(if $(filter instructor,$(ROLE)),--instructor .,notebooks)
 

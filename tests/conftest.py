@@ -10,6 +10,20 @@ from grader.release import make_course
 from grader.course import Course
 
 
+def pytest_addoption(parser):
+    parser.addoption("--browser", action="store_true", help="run the JupyterLab tests in Chromium (make test-browser)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """The browser tests need Chromium and Playwright: they run with --browser only."""
+    if config.getoption("--browser"):
+        return
+    skipped = [item for item in items if item.get_closest_marker("browser")]
+    if skipped:
+        config.hook.pytest_deselected(items=skipped)
+        items[:] = [item for item in items if not item.get_closest_marker("browser")]
+
+
 @pytest.fixture(scope="session")
 def released_course(tmp_path_factory):
     """Every assignment released afresh in a throwaway course."""
