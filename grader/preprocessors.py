@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import nbformat
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -39,7 +40,8 @@ class HideHiddenTests(ClearHiddenTests):
 
 class TrimOutputs(NbGraderPreprocessor):
     """Cap every text output at max_bytes (nbgrader's LimitOutput counts lines, so one huge line
-    passes it) and drop images larger than max_image_bytes."""
+    passes it), drop images larger than max_image_bytes, and keep HTML whole or not at all (an audio
+    player up to max_image_bytes, other HTML up to max_bytes)."""
 
     max_bytes = Integer(20_000, help="bytes of text kept per output").tag(config=True)
     max_image_bytes = Integer(2_000_000, help="largest image kept (base64 bytes)").tag(config=True)
@@ -66,6 +68,13 @@ class TrimOutputs(NbGraderPreprocessor):
                     if len(value) > self.max_image_bytes:
                         output.data.pop(mime)
                         output.data.setdefault("text/plain", f"(image of {len(value):,} bytes left out)")
+                elif mime == "text/html" and len(value.encode("utf-8", "replace")) > self.max_bytes:
+                    # HTML cut short is broken HTML: an audio or video player (a clip is a data URI of
+                    # tens of kB) is kept whole within the image budget, other long HTML is left out
+                    if re.search(r"<(audio|video)\b", value) and len(value) <= self.max_image_bytes:
+                        continue
+                    output.data.pop(mime)
+                    output.data.setdefault("text/plain", f"(HTML output of {len(value):,} bytes left out)")
                 else:
                     output.data[mime] = self._trim(value)
         return cell, resources

@@ -42,6 +42,18 @@ def test_trim_counts_bytes_not_lines():
     assert "image/png" not in cell.outputs[1].data
 
 
+def test_trim_keeps_html_whole_or_leaves_it_out():
+    """An audio player is a data URI of tens of kB: cut at the text budget it would not play."""
+    player = '<audio controls="controls"><source src="data:audio/wav;base64,' + "A" * 60_000 + '" type="audio/wav" /></audio>'
+    table = "<table>" + "<tr><td>x</td></tr>" * 200_000 + "</table>"
+    cell = nbformat.v4.new_code_cell("display(Audio(...)); display(HTML(...))")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"text/html": player, "text/plain": "audio"}),
+                    nbformat.v4.new_output("display_data", data={"text/html": table, "text/plain": "table"})]
+    cell, _ = TrimOutputs().preprocess_cell(cell, {}, 0)
+    assert cell.outputs[0].data["text/html"] == player
+    assert "text/html" not in cell.outputs[1].data and cell.outputs[1].data["text/plain"] == "table"
+
+
 def test_collect_takes_files_and_folders(tmp_path):
     course = Course(tmp_path / "course")
     inbox = tmp_path / "inbox"
