@@ -60,6 +60,7 @@ def _plots(rows: list[Record], rates: dict, names: dict) -> dict[str, str]:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     plots = {}
     scores = [100 * r.score / r.max_score for r in rows if r.max_score]
@@ -67,6 +68,7 @@ def _plots(rows: list[Record], rates: dict, names: dict) -> dict[str, str]:
     ax.hist(scores, bins=[i * 5 for i in range(21)], color="tab:blue", edgecolor="white")
     ax.set_xlabel("score (% of the points)")
     ax.set_ylabel("submissions")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))       # counts of submissions are whole
     ax.set_title(f"{len(scores)} submissions", fontsize=10)
     plots["scores"] = _png(fig)
     plt.close(fig)
@@ -86,6 +88,7 @@ def _plots(rows: list[Record], rates: dict, names: dict) -> dict[str, str]:
     ax.hist(seconds, bins=20, color="tab:green", edgecolor="white")
     ax.set_xlabel("seconds to grade one notebook")
     ax.set_ylabel("submissions")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))       # counts of submissions are whole
     plots["seconds"] = _png(fig)
     plt.close(fig)
     return plots
