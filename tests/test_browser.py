@@ -181,6 +181,12 @@ def audio_players(page, selector: str, timeout: float = 60) -> list[dict]:
         time.sleep(0.5)
 
 
+def expect_validation(page, name: str, expected: str) -> None:
+    outcome = validate(page)
+    shot(page, f"{name}-validate")
+    assert outcome == expected, f"{name}: Validate says {outcome}, expected {expected}"
+
+
 def shot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"))
@@ -243,9 +249,7 @@ def test_solution_runs_renders_and_validates_in_jupyterlab(browser, lab, assignm
             widget.scroll_into_view_if_needed()
         shot(page, f"{assignment}-solution-run")
 
-        outcome = validate(page)
-        shot(page, f"{assignment}-solution-validate")
-        assert outcome == "success", f"{assignment}: Validate says {outcome} for the solution"
+        expect_validation(page, f"{assignment}-solution", "success")
     finally:
         page.close()
         shut_down_kernels(lab)
@@ -256,9 +260,7 @@ def test_blank_notebook_opens_and_fails_validation(browser, lab, assignment):
     page = open_notebook(browser, lab, f"{assignment}/{assignment}.ipynb")
     try:
         shot(page, f"{assignment}-student-opened")
-        outcome = validate(page)
-        shot(page, f"{assignment}-student-validate")
-        assert outcome == "failed", f"{assignment}: Validate says {outcome} for the blank notebook"
+        expect_validation(page, f"{assignment}-student", "failed")
     finally:
         page.close()
         shut_down_kernels(lab)
