@@ -96,7 +96,7 @@ def browser():
     except ImportError:
         pytest.fail("Playwright is not installed: pip install -e '.[browser]' (make test-browser does it)")
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"])   # root, containers, no GPU
         yield browser
         browser.close()
 
