@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -25,18 +24,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_lab import free_port
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "grader" / "work" / "screenshots"
 ASSIGNMENTS = ["clip", "llava", "wavenet", "valle"]
 RUN_TIMEOUT = 300          # seconds for Run All or Validate at the quick budget (each takes well under a minute)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def settings(folder: Path) -> None:
