@@ -59,8 +59,73 @@ def names(source: str) -> tuple[set[str], set[str], bool]:
                 bound.add(symbol.get_name())
             if symbol.is_global() and symbol.is_referenced():
                 read.add(symbol.get_name())
+    # symtable does not count `x += 1` or `del x` as reading x; both need an x from before
+    read |= {name for node in ast.walk(tree) if isinstance(node, ast.AugAssign) for name in _targets(node.target)}
+    read |= {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Del)}
     dynamic = star or bool(read & DYNAMIC) or bool(bound & DYNAMIC)
-    return bound, read, dynamic
+    return bound, read - own_names(tree), dynamic
+
+
+def _targets(node) -> list[str]:
+    """Plain names an assignment target binds (a, b = ...; *rest); attributes and items bind none."""
+    if isinstance(node, ast.Name):
+        return [node.id]
+    if isinstance(node, (ast.Tuple, ast.List)):
+        return [name for element in node.elts for name in _targets(element)]
+    if isinstance(node, ast.Starred):
+        return _targets(node.value)
+    return []
+
+
+def _binds(statement) -> list[str]:
+    """Names a top-level statement binds whenever it runs (loops, ifs and trys may not)."""
+    if isinstance(statement, ast.Assign):
+        return [name for target in statement.targets for name in _targets(target)]
+    if isinstance(statement, ast.AnnAssign) and statement.value is not None:
+        return _targets(statement.target)
+    if isinstance(statement, (ast.Import, ast.ImportFrom)):
+        return [(alias.asname or alias.name).split(".")[0] for alias in statement.names]
+    if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return [statement.name]
+    return []
+
+
+def _reads(node) -> set[str]:
+    """Every name a piece of code may read, nested functions and comprehensions included (their own
+    locals too: counting too many reads only keeps more cells)."""
+    names = set()
+    for child in ast.walk(node):
+        if isinstance(child, ast.Name) and not isinstance(child.ctx, ast.Store):
+            names.add(child.id)
+        elif isinstance(child, ast.AugAssign):
+            names.update(_targets(child.target))
+    return names
+
+
+def own_names(tree: ast.Module) -> set[str]:
+    """Names whose every read sees the cell's own value, never an earlier cell's: those it binds
+    before it first reads them (`scores = f(); print(scores)`), and top-level loop variables read
+    only in their loop's body. A function defined before the binding counts as reading at its
+    definition."""
+    first_bind: dict[str, int] = {}
+    first_read: dict[str, int] = {}
+    loop_only: set[str] = set()
+    for index, statement in enumerate(tree.body):
+        if isinstance(statement, (ast.For, ast.AsyncFor)):
+            loop_variables = set(_targets(statement.target))
+            read = _reads(statement.iter) | _reads(statement.target) - loop_variables
+            read |= {name for part in statement.body for name in _reads(part)} - loop_variables
+            read |= {name for part in statement.orelse for name in _reads(part)}
+        else:
+            read = _reads(statement)
+        for name in read:
+            first_read.setdefault(name, index)
+        for name in _binds(statement):
+            first_bind.setdefault(name, index)
+        if isinstance(statement, (ast.For, ast.AsyncFor)):
+            loop_only.update(set(_targets(statement.target)) - set(first_read))
+    loop_only -= set(first_read)                    # read after its loop too: an empty loop binds nothing
+    return loop_only | {name for name, index in first_bind.items() if index < first_read.get(name, len(tree.body))}
 
 
 def _release_cells(release) -> dict[str, str]:

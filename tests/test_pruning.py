@@ -63,6 +63,32 @@ def test_a_cell_that_reaches_the_namespace_otherwise_keeps_every_cell_before_it(
     assert left_out(submission(cell(source))) == []
 
 
+@pytest.mark.parametrize("source", [
+    "shown = 5\nprint(shown)",                        # its own value: the demo's is never seen
+    "a, *shown = [1, 2]\nprint(shown)",
+    "import math as shown\nshown.pi",
+    "def shown():\n    return 1\nshown()",
+    "for shown in range(2):\n    print(shown)",        # the loop's own variable
+])
+def test_a_name_the_cell_binds_before_reading_it_does_not_keep_the_demo(source):
+    assert left_out(submission(cell(source))) == ["demo", "plot"]
+
+
+@pytest.mark.parametrize("source", [
+    "print(shown)\nshown = 5",                        # read first
+    "shown = shown + 1",                               # read while binding
+    "shown += 1",
+    "def g():\n    return shown\nshown = g()",       # a function defined before the binding
+    "if len('x'):\n    shown = 1\nprint(shown)",     # bound only on one branch
+    "try:\n    shown = 1\nexcept Exception:\n    pass\nprint(shown)",
+    "for shown in []:\n    pass\nprint(shown)",       # an empty loop binds nothing
+    "for i in range(2):\n    print(shown)\nshown = 1",
+    "del shown\nshown = 1",
+])
+def test_a_name_read_before_the_cell_binds_it_keeps_the_demo(source):
+    assert left_out(submission(cell(source))) == ["plot"]
+
+
 def test_a_function_parameter_is_not_a_global():
     assert left_out(submission(cell("def g(shown):\n    return shown"))) == ["demo", "plot"]
 
