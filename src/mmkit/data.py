@@ -162,5 +162,10 @@ def random_windows(data, batch_size: int, length: int, rng, hop: int = 1):
 
 def images_to_tensor(dataset) -> torch.Tensor:
     """All images of a dataset as one uint8 tensor (N, 3, H, W)."""
-    pixels = np.stack([np.asarray(image.convert("RGB")) for image in dataset["image"]])  # (N, H, W, 3)
+    import io
+
+    from PIL import Image
+    # decode the stored PNG bytes directly: datasets' Image feature would build a PIL image per row first
+    encoded = dataset.with_format("arrow")["image"].combine_chunks().field("bytes").to_pylist()
+    pixels = np.stack([np.asarray(Image.open(io.BytesIO(png)).convert("RGB")) for png in encoded])  # (N, H, W, 3)
     return torch.from_numpy(pixels).permute(0, 3, 1, 2).contiguous()
