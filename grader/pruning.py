@@ -5,7 +5,9 @@ demo, a filtering run. They are the release's own locked cells, and a test cell 
 read what they define, or may not. The grader reads every cell's global names (Python's own
 `symtable`: what a cell binds at the top level, and what it and the functions it defines read
 from the module's globals) and, walking back from the last cell, leaves out each locked cell of
-the release whose bindings no later cell that runs reads. A student's own cells always run, and
+the release whose bindings no later cell that runs reads. A name a cell binds before it reads it,
+or reads only as its own loop variable, is the cell's own (`own_names`): test cells reuse names
+such as `scores` or `k`, and those reads must not keep a demo alive. A student's own cells always run, and
 what they read keeps alive the cells that define it; a cell that reaches the namespace by other
 means (globals(), exec, get_ipython, a star import, a cell magic, code that does not parse) keeps
 every cell before it. Left-out cells carry nbclient's `skip-execution` tag while the grader runs
