@@ -92,15 +92,26 @@ def _binds(statement) -> list[str]:
     return []
 
 
-def _reads(node) -> set[str]:
-    """Every name a piece of code may read, nested functions and comprehensions included (their own
-    locals too: counting too many reads only keeps more cells)."""
+def _reads(node, parameters: frozenset = frozenset()) -> set[str]:
+    """Every name a piece of code may read, nested functions and comprehensions included, less the
+    parameters of the functions it is inside (their other locals count: counting too many reads
+    only keeps more cells)."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+        arguments = node.args
+        own = {a.arg for a in arguments.posonlyargs + arguments.args + arguments.kwonlyargs}
+        own |= {a.arg for a in (arguments.vararg, arguments.kwarg) if a is not None}
+        outside = [*arguments.defaults, *[d for d in arguments.kw_defaults if d is not None],
+                   *getattr(node, "decorator_list", [])]             # evaluated where the function is defined
+        names = {name for part in outside for name in _reads(part, parameters)}
+        body = node.body if isinstance(node.body, list) else [node.body]
+        return names | {name for part in body for name in _reads(part, parameters | own)}
     names = set()
-    for child in ast.walk(node):
-        if isinstance(child, ast.Name) and not isinstance(child.ctx, ast.Store):
-            names.add(child.id)
-        elif isinstance(child, ast.AugAssign):
-            names.update(_targets(child.target))
+    if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Store) and node.id not in parameters:
+        names.add(node.id)
+    elif isinstance(node, ast.AugAssign):
+        names.update(set(_targets(node.target)) - parameters)
+    for child in ast.iter_child_nodes(node):
+        names |= _reads(child, parameters)
     return names
 
 

@@ -69,6 +69,7 @@ def test_a_cell_that_reaches_the_namespace_otherwise_keeps_every_cell_before_it(
     "import math as shown\nshown.pi",
     "def shown():\n    return 1\nshown()",
     "for shown in range(2):\n    print(shown)",        # the loop's own variable
+    "def g(shown):\n    return shown\nshown = 1\ng(shown)",   # a parameter of a function defined first
 ])
 def test_a_name_the_cell_binds_before_reading_it_does_not_keep_the_demo(source):
     assert left_out(submission(cell(source))) == ["demo", "plot"]
@@ -79,6 +80,9 @@ def test_a_name_the_cell_binds_before_reading_it_does_not_keep_the_demo(source):
     "shown = shown + 1",                               # read while binding
     "shown += 1",
     "def g():\n    return shown\nshown = g()",       # a function defined before the binding
+    "def g(x=shown):\n    return x\nshown = 1",       # a default, evaluated at the definition
+    "def g(x):\n    return lambda: shown\nshown = 1",
+    "@shown\ndef g():\n    pass\nshown = 1",
     "if len('x'):\n    shown = 1\nprint(shown)",     # bound only on one branch
     "try:\n    shown = 1\nexcept Exception:\n    pass\nprint(shown)",
     "for shown in []:\n    pass\nprint(shown)",       # an empty loop binds nothing
