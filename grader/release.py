@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,11 +25,35 @@ def release(course: Course, assignments: list[str]) -> None:
         if not course.source(assignment).is_file():
             raise SystemExit(f"no source notebook {course.source(assignment)}: "
                              f"assignments are {', '.join(course.assignments())}")
-        result = api(course).generate_assignment(assignment, force=True, create=True)
-        if not result["success"]:
-            raise SystemExit(f"release of {assignment} failed:\n{result.get('log', '')}\n{result.get('error', '')}")
+        released = course.release(assignment).parent
+        kept = Path(tempfile.mkdtemp(prefix=f"release-{assignment}-"))
+        if released.is_dir():                   # nbgrader's force removes it before it knows it can succeed
+            shutil.copytree(released, kept / assignment)
+        try:
+            result = api(course).generate_assignment(assignment, force=True, create=True)
+            if not result["success"]:
+                if (kept / assignment).is_dir():
+                    shutil.rmtree(released, ignore_errors=True)
+                    shutil.copytree(kept / assignment, released)
+                raise SystemExit(release_failure(course, assignment, result))
+        finally:
+            shutil.rmtree(kept, ignore_errors=True)
         print(f"released {assignment}: {course.release(assignment).relative_to(course.root)}")
     record_golden(course, assignments)
+
+
+def release_failure(course: Course, assignment: str, result: dict) -> str:
+    """What went wrong, and what to do, for a failed nbgrader generate_assignment."""
+    log = f"{result.get('log', '')}\n{result.get('error', '')}"
+    kept = f"{course.release(assignment).parent.relative_to(course.root)}/ is left as it was."
+    if "Cannot add or remove cells" in log:
+        return (f"release of {assignment} failed: the gradebook ({course.work.relative_to(course.root)}/gradebook.db) "
+                f"already holds submissions of {assignment}, and nbgrader cannot add or remove cells of a notebook "
+                f"that has submissions. {kept} Either release the change as a new assignment (a new folder in "
+                f"solutions/), or export the grades first (`python -m grader export {assignment}`), then remove the "
+                f"assignment and its grades from the gradebook (`nbgrader db assignment remove {assignment} --force`, "
+                f"in the kit's root) and release again.")
+    return f"release of {assignment} failed ({kept}):\n{log}"
 
 
 def record_golden(course: Course, assignments: list[str], workers: int = 2) -> None:

@@ -96,3 +96,29 @@ def test_text_form_round_trips(assignment):
     again = nbtext.text_to_notebook(nbtext.notebook_to_text(notebook))
     assert [c.source for c in again.cells] == [c.source for c in notebook.cells]
     assert [c.metadata.get("nbgrader") for c in again.cells] == [c.metadata.get("nbgrader") for c in notebook.cells]
+
+
+def test_a_release_nbgrader_refuses_keeps_the_old_one_and_says_what_to_do(tmp_path, quiz_kit):
+    """nbgrader cannot add or remove cells of a notebook with submissions, and its force removes the
+    old release before it finds out: the kit's release puts it back and says what to do."""
+    from nbgrader.api import Gradebook
+
+    from grader.release import make_course, release
+    from tests.quiz import ASSIGNMENT
+    course = make_course(tmp_path / "course", [ASSIGNMENT], kit=quiz_kit)
+    with Gradebook(course.db_url) as gradebook:
+        gradebook.add_student("ada")
+        gradebook.add_submission(ASSIGNMENT, "ada")
+    before = course.release(ASSIGNMENT).read_text()
+    source = json.loads(course.source(ASSIGNMENT).read_text())
+    locked = next(c for c in source["cells"] if c["metadata"].get("nbgrader", {}).get("locked")
+                  and not c["metadata"]["nbgrader"].get("grade"))
+    extra = json.loads(json.dumps(locked))
+    extra["metadata"]["nbgrader"]["grade_id"] = extra["id"] = "a_new_cell"
+    source["cells"].append(extra)
+    course.source(ASSIGNMENT).write_text(json.dumps(source))
+    with pytest.raises(SystemExit) as failure:
+        release(course, [ASSIGNMENT])
+    message = str(failure.value)
+    assert "holds submissions" in message and f"nbgrader db assignment remove {ASSIGNMENT} --force" in message
+    assert course.release(ASSIGNMENT).read_text() == before
