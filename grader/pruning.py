@@ -115,6 +115,25 @@ def _reads(node, parameters: frozenset = frozenset()) -> set[str]:
     return names
 
 
+def _steps(statements):
+    """(names read, names bound whenever it runs, loop variables) for each statement, in the order they
+    run; a with block's body runs straight through, so its statements count as top-level ones."""
+    for statement in statements:
+        if isinstance(statement, (ast.With, ast.AsyncWith)):
+            yield ({name for item in statement.items for name in _reads(item.context_expr)},
+                   [name for item in statement.items if item.optional_vars is not None
+                    for name in _targets(item.optional_vars)], set())
+            yield from _steps(statement.body)
+        elif isinstance(statement, (ast.For, ast.AsyncFor)):
+            loop_variables = set(_targets(statement.target))
+            read = _reads(statement.iter) | _reads(statement.target) - loop_variables
+            read |= {name for part in statement.body for name in _reads(part)} - loop_variables
+            read |= {name for part in statement.orelse for name in _reads(part)}
+            yield read, [], loop_variables
+        else:
+            yield _reads(statement), _binds(statement), set()
+
+
 def own_names(tree: ast.Module) -> set[str]:
     """Names whose every read sees the cell's own value, never an earlier cell's: those it binds
     before it first reads them (`scores = f(); print(scores)`), and top-level loop variables read
@@ -123,22 +142,15 @@ def own_names(tree: ast.Module) -> set[str]:
     first_bind: dict[str, int] = {}
     first_read: dict[str, int] = {}
     loop_only: set[str] = set()
-    for index, statement in enumerate(tree.body):
-        if isinstance(statement, (ast.For, ast.AsyncFor)):
-            loop_variables = set(_targets(statement.target))
-            read = _reads(statement.iter) | _reads(statement.target) - loop_variables
-            read |= {name for part in statement.body for name in _reads(part)} - loop_variables
-            read |= {name for part in statement.orelse for name in _reads(part)}
-        else:
-            read = _reads(statement)
+    index = -1
+    for index, (read, bound, loop_variables) in enumerate(_steps(tree.body)):
         for name in read:
             first_read.setdefault(name, index)
-        for name in _binds(statement):
+        for name in bound:
             first_bind.setdefault(name, index)
-        if isinstance(statement, (ast.For, ast.AsyncFor)):
-            loop_only.update(set(_targets(statement.target)) - set(first_read))
+        loop_only |= loop_variables - set(first_read)
     loop_only -= set(first_read)                    # read after its loop too: an empty loop binds nothing
-    return loop_only | {name for name, index in first_bind.items() if index < first_read.get(name, len(tree.body))}
+    return loop_only | {name for name, i in first_bind.items() if i < first_read.get(name, index + 1)}
 
 
 def _release_cells(release) -> dict[str, str]:

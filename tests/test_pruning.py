@@ -70,6 +70,7 @@ def test_a_cell_that_reaches_the_namespace_otherwise_keeps_every_cell_before_it(
     "def shown():\n    return 1\nshown()",
     "for shown in range(2):\n    print(shown)",        # the loop's own variable
     "def g(shown):\n    return shown\nshown = 1\ng(shown)",   # a parameter of a function defined first
+    "with open('f') as f:\n    shown = f.read()\nprint(shown)",   # a with block runs straight through
 ])
 def test_a_name_the_cell_binds_before_reading_it_does_not_keep_the_demo(source):
     assert left_out(submission(cell(source))) == ["demo", "plot"]
@@ -88,6 +89,7 @@ def test_a_name_the_cell_binds_before_reading_it_does_not_keep_the_demo(source):
     "for shown in []:\n    pass\nprint(shown)",       # an empty loop binds nothing
     "for i in range(2):\n    print(shown)\nshown = 1",
     "del shown\nshown = 1",
+    "with shown:\n    shown = 1",
 ])
 def test_a_name_read_before_the_cell_binds_it_keeps_the_demo(source):
     assert left_out(submission(cell(source))) == ["plot"]
