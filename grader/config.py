@@ -45,6 +45,9 @@ def course_config(root: Path | str = ROOT) -> Config:
     c.Execute.timeout = CELL_TIMEOUT
     c.Execute.startup_timeout = 120
     c.Execute.interrupt_on_timeout = True
+    # once the last cell has run, nothing is left to wait for: a graceful shutdown of the sandboxed
+    # kernel cost 2 to 3 s of every notebook (WaveNet's worker: 19 to 20 s graceful, 17 s immediate)
+    c.Execute.shutdown_kernel = "immediate"
     c.OverwriteCells.add_missing_cells = True
     c.IgnorePattern.enabled = True
     c.IgnorePattern.pattern = IGNORED_STDERR
