@@ -137,7 +137,9 @@ def student_run(assignment: str) -> dict:
 
 
 def autograder_run(assignment: str) -> dict:
-    """Grade the reference answers alone, as the autograder does (short budget)."""
+    """Grade the reference answers twice in one batch, as the autograder does (short budget): the
+    second is what each further notebook of a class costs; the first also waits for the worker
+    server's imports, once per batch."""
     from grader import samples
     from grader.autograde import autograde
     from grader.collect import collect
@@ -146,10 +148,14 @@ def autograder_run(assignment: str) -> dict:
         course = make_course(Path(tmp) / "course", [assignment])
         inbox = Path(tmp) / "inbox"
         release = samples.read(course.release(assignment))
-        samples.write(samples.solved(release, samples.read(course.source(assignment))), inbox / "reference.ipynb")
+        reference = samples.solved(release, samples.read(course.source(assignment)))
+        names = ["a-first", "b-second"]          # graded in this order
+        for name in names:
+            samples.write(reference, inbox / f"{name}.ipynb")
         collect(course, assignment, inbox)
-        record = autograde(course, assignment, ["reference"], workers=1, progress=False)[0]
-    return {"autograder_seconds": record.seconds, "autograder_score": f"{record.score:g}/{record.max_score:g}"}
+        first, record = sorted(autograde(course, assignment, names, workers=1, progress=False), key=lambda r: r.student)
+    return {"autograder_seconds": record.seconds, "autograder_first_of_batch_seconds": first.seconds,
+            "autograder_score": f"{record.score:g}/{record.max_score:g}"}
 
 
 def class_of(course, size: int, hostile: int = 0) -> dict:
