@@ -43,7 +43,7 @@ def names(source: str) -> tuple[set[str], set[str], bool]:
     try:
         table = pysource.symtable(code)
         tree = pysource.parse(code)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):   # code nested too deep to analyse
         return set(), set(), True
     star = any(isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names) for node in tree.body)
     bound, read = set(), set()
@@ -92,26 +92,29 @@ def _binds(statement) -> list[str]:
     return []
 
 
-def _reads(node, parameters: frozenset = frozenset()) -> set[str]:
+def _reads(node) -> set[str]:
     """Every name a piece of code may read, nested functions and comprehensions included, less the
     parameters of the functions it is inside (their other locals count: counting too many reads
-    only keeps more cells)."""
-    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-        arguments = node.args
-        own = {a.arg for a in arguments.posonlyargs + arguments.args + arguments.kwonlyargs}
-        own |= {a.arg for a in (arguments.vararg, arguments.kwarg) if a is not None}
-        outside = [*arguments.defaults, *[d for d in arguments.kw_defaults if d is not None],
-                   *getattr(node, "decorator_list", [])]             # evaluated where the function is defined
-        names = {name for part in outside for name in _reads(part, parameters)}
-        body = node.body if isinstance(node.body, list) else [node.body]
-        return names | {name for part in body for name in _reads(part, parameters | own)}
+    only keeps more cells). Iterative: a student's expression may be nested thousands deep."""
     names = set()
-    if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Store) and node.id not in parameters:
-        names.add(node.id)
-    elif isinstance(node, ast.AugAssign):
-        names.update(set(_targets(node.target)) - parameters)
-    for child in ast.iter_child_nodes(node):
-        names |= _reads(child, parameters)
+    stack = [(node, frozenset())]
+    while stack:
+        node, parameters = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            arguments = node.args
+            own = {a.arg for a in arguments.posonlyargs + arguments.args + arguments.kwonlyargs}
+            own |= {a.arg for a in (arguments.vararg, arguments.kwarg) if a is not None}
+            outside = [*arguments.defaults, *[d for d in arguments.kw_defaults if d is not None],
+                       *getattr(node, "decorator_list", [])]         # evaluated where the function is defined
+            stack += [(part, parameters) for part in outside]
+            body = node.body if isinstance(node.body, list) else [node.body]
+            stack += [(part, parameters | own) for part in body]
+            continue
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Store) and node.id not in parameters:
+            names.add(node.id)
+        elif isinstance(node, ast.AugAssign):
+            names.update(set(_targets(node.target)) - parameters)
+        stack += [(child, parameters) for child in ast.iter_child_nodes(node)]
     return names
 
 

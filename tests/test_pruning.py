@@ -58,7 +58,8 @@ def test_a_students_cell_that_reads_a_demo_name_keeps_it(source):
 
 
 @pytest.mark.parametrize("source", ["globals()['shown']", "exec('print(shown)')", "from math import *",
-                                    "%%time\nprint(1)", "def broken(:", "import sys\nsys.modules"])
+                                    "%%time\nprint(1)", "def broken(:", "import sys\nsys.modules",
+                                    "x = " + "+".join(["shown"] * 30000)])     # too deep for symtable
 def test_a_cell_that_reaches_the_namespace_otherwise_keeps_every_cell_before_it(source):
     assert left_out(submission(cell(source))) == []
 
