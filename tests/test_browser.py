@@ -265,6 +265,8 @@ def test_blank_notebook_opens_and_fails_validation(browser, lab, assignment):
 def graded_feedback(tmp_path_factory):
     """A VALL-E submission with a realistic mistake (the residual not subtracted in RVQ), graded
     through the real grader, and its HTML feedback written."""
+    import nbformat
+
     from grader import samples
     from grader.autograde import autograde
     from grader.collect import collect
@@ -275,7 +277,11 @@ def graded_feedback(tmp_path_factory):
     release = samples.read(course.release("valle"))
     reference = samples.solved(release, samples.read(course.source("valle")))
     mutants = {m.name: m for m in samples.catalogue("valle")[0]}
-    samples.write(samples.mutate(reference, mutants["residual-not-subtracted"]), folder / "inbox" / "student1.ipynb")
+    submission = samples.mutate(reference, mutants["residual-not-subtracted"])
+    # the student's own cell reads the codec-quality demo, so the grader runs it: its plot and audio players
+    # reach the feedback (cells no grade reads are left out, and VALL-E's other plots are among them)
+    submission.cells.append(nbformat.v4.new_code_cell("print(f'my codec error with 8 codebooks: {codec_errors[-1]:.2f} dB')"))
+    samples.write(submission, folder / "inbox" / "student1.ipynb")
     collect(course, "valle", folder / "inbox")
     record = autograde(course, "valle", ["student1"], workers=1, progress=False)[0]
     feedback(course, "valle")
