@@ -173,8 +173,12 @@ def class_of(course, size: int, hostile: int = 0) -> dict:
         notebook = reference if kind in (0, 1) else release if kind == 2 else samples.mutate(reference, mutants[i % len(mutants)])
         samples.write(notebook, inbox / f"s{i:03d}.ipynb")
         expected[f"s{i:03d}"] = ("graded", 27.0) if kind in (0, 1) else ("graded", 0.0) if kind == 2 else None
+    if not hostile:
+        return expected
+    one_direction = next(m for m in mutants if m.name == "loss-one-direction")     # loses test_clip_loss, 3 points
     bad = cases(reference, release, {"canary": inbox.parent / "canary.txt", "solution": course.source("clip"),
-                                     "gradebook": course.work / "gradebook.db", "other": inbox / "s000.ipynb"})
+                                     "gradebook": course.work / "gradebook.db", "other": inbox / "s000.ipynb"},
+                full=27.0, wrong=samples.mutate(reference, one_direction), wrong_loses=3.0)
     chosen = ["infinite-loop", "os-exit", "memory-bomb", "huge-output", "input-transformer", "patched-checks",
               "read-hidden-tests", "write-gradebook", "duplicated-test-cells", "invalid-json"][:hostile]
     for name in chosen:

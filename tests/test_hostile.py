@@ -49,8 +49,15 @@ def answers_returning(notebook, code: str):
     return notebook
 
 
-def cases(reference, blank, paths: dict) -> dict:
-    """name -> (notebook or raw text, expected status, expected score, words expected in the reason)."""
+# Two realistic mistakes in two answer cells: they lose test_contrastive_loss (3) and test_precision_recall (2).
+WRONG = ["loss-one-direction", "pr-swapped"]
+WRONG_LOSES = 5.0
+
+
+def cases(reference, blank, paths: dict, full: float = FULL, wrong=None, wrong_loses: float = WRONG_LOSES) -> dict:
+    """name -> (notebook or raw text, expected status, expected score, words expected in the reason).
+    The quiz's by default; another assignment gives its full score and a wrong-answers notebook that
+    loses `wrong_loses` points."""
     canary = paths["canary"]
     fake_answers = ("class Anything:\n"
                     "    def __call__(self, *a, **k):\n        return Anything()\n"
@@ -76,13 +83,13 @@ def cases(reference, blank, paths: dict) -> dict:
         "class Same(float):\n    def __eq__(self, other):\n        return True\n\n\n"
         "def precision_recall(flagged, corrupted):\n    return Same(0.5), Same(0.5)")
     renamed = nbformat.writes(reference)
-    wrong = wrong_answers(reference)
+    wrong = wrong_answers(reference) if wrong is None else wrong
     return {
-        "wrong-answers": (wrong, "graded", FULL - WRONG_LOSES, ""),
+        "wrong-answers": (wrong, "graded", full - wrong_loses, ""),
         "isclose-always-true": (with_cell(wrong, (
             "import numpy\n"
             "numpy.isclose = lambda a, b, **k: numpy.ones(numpy.broadcast(numpy.asarray(a), numpy.asarray(b)).shape, bool)")),
-            "flagged", FULL - WRONG_LOSES, "replaces functions"),
+            "flagged", full - wrong_loses, "replaces functions"),
         "swallowed-failures": (with_cell(wrong, (
             "import torch\n\n\n"
             "def lenient(check):\n"
@@ -95,7 +102,7 @@ def cases(reference, blank, paths: dict) -> dict:
             "            raise\n"
             "    return wrapped\n\n\n"
             "check_close, check_equal, check_shape, check_type = map(lenient, [check_close, check_equal, check_shape, check_type])")),
-            "flagged", FULL - WRONG_LOSES, "replaces functions"),
+            "flagged", full - wrong_loses, "replaces functions"),
         "forged-expected": (with_cell(wrong, (
             "import mmkit.checks\n"
             "real_close, real_equal = mmkit.checks.check_close, mmkit.checks.check_equal\n\n\n"
@@ -104,28 +111,28 @@ def cases(reference, blank, paths: dict) -> dict:
             "def check_equal(yours, expected, *args, **kwargs):\n"
             "    return real_equal(expected, expected, *args, **kwargs)")),
             "flagged", 0.0, "redefines the checks"),      # every cell's hidden checks then fail
-        "null-metadata": (damaged_json(reference, lambda c: c["metadata"].__setitem__("nbgrader", None)), "graded", FULL, ""),
-        "string-metadata": (damaged_json(reference, lambda c: c.__setitem__("metadata", "x")), "graded", FULL, ""),
+        "null-metadata": (damaged_json(reference, lambda c: c["metadata"].__setitem__("nbgrader", None)), "graded", full, ""),
+        "string-metadata": (damaged_json(reference, lambda c: c.__setitem__("metadata", "x")), "graded", full, ""),
         "list-grade-id": (damaged_json(reference, lambda c: c["metadata"]["nbgrader"].__setitem__("grade_id", ["x"])),
-                          "graded", FULL, ""),
+                          "graded", full, ""),
         "no-metadata-no-ids": (damaged_json(reference, lambda c: (c.pop("metadata"), c.pop("id")), every=True),
-                               "graded", FULL, ""),
+                               "graded", full, ""),
         "not-this-assignment": (json.dumps({"cells": [{"cell_type": "code", "source": "print(1)", "metadata": {}}]}),
                                 "failed", 0.0, "none of the answer cells"),
-        "reference": (reference, "graded", FULL, ""),
-        "infinite-loop": (with_cell(reference, "while True:\n    pass"), "graded", FULL, ""),
+        "reference": (reference, "graded", full, ""),
+        "infinite-loop": (with_cell(reference, "while True:\n    pass"), "graded", full, ""),
         "loop-ignoring-sigint": (with_cell(reference, "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
                                            "while True:\n    pass"), "flagged", 0.0, "did not stop when interrupted"),
         "os-exit": (with_cell(reference, "import os\nos._exit(0)"), "flagged", 0.0, "kernel died"),
         "kill-kernel": (with_cell(reference, "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"),
                         "flagged", 0.0, "kernel died"),
-        "memory-bomb": (with_cell(reference, "hog = bytearray(64 * 2**30)"), "graded", FULL, ""),
-        "huge-output": (with_cell(reference, "print('x' * 100_000_000)"), "graded", FULL, ""),
+        "memory-bomb": (with_cell(reference, "hog = bytearray(64 * 2**30)"), "graded", full, ""),
+        "huge-output": (with_cell(reference, "print('x' * 100_000_000)"), "graded", full, ""),
         "input-transformer": (transformer, "flagged", 0.0, "IPython hooks"),
         "patched-checks": (patched, "flagged", 0.0, "replaces functions"),
         "swallowed-exceptions": (with_cell(blank, "get_ipython().set_custom_exc((Exception,), lambda *a, **k: None)"),
                                  "flagged", 0.0, "IPython hooks"),
-        "eq-always-true": (always_equal, "flagged", FULL - 2, "comparison"),
+        "eq-always-true": (always_equal, "flagged", full - 2, "comparison"),
         "read-hidden-tests": (with_cell(blank, (
             f"import json\nsource = json.load(open({str(paths['solution'])!r}))\n"
             "for cell in source['cells']:\n    if cell['cell_type'] == 'code':\n"
@@ -138,18 +145,13 @@ def cases(reference, blank, paths: dict) -> dict:
             f"import json\nother = json.load(open({str(paths['other'])!r}))\n"
             "for cell in other['cells']:\n    if cell['cell_type'] == 'code':\n        exec(''.join(cell['source']))"),
             after=None), "flagged", 0.0, "course files"),
-        "write-outside": (with_cell(reference, f"open({str(canary)!r}, 'w').write('escaped')"), "graded", FULL, ""),
-        "deleted-test-cells": (drop_tests(reference), "graded", FULL, ""),
-        "duplicated-test-cells": (duplicate_tests(reference), "graded", FULL, ""),
-        "schema-version": (set_schema(reference, 99), "graded", FULL, ""),
+        "write-outside": (with_cell(reference, f"open({str(canary)!r}, 'w').write('escaped')"), "graded", full, ""),
+        "deleted-test-cells": (drop_tests(reference), "graded", full, ""),
+        "duplicated-test-cells": (duplicate_tests(reference), "graded", full, ""),
+        "schema-version": (set_schema(reference, 99), "graded", full, ""),
         "invalid-json": (renamed[: len(renamed) // 3], "failed", 0.0, "not valid JSON"),
-        "renamed-file": (renamed, "graded", FULL, ""),
+        "renamed-file": (renamed, "graded", full, ""),
     }
-
-
-# Two realistic mistakes in two answer cells: they lose test_contrastive_loss (3) and test_precision_recall (2).
-WRONG = ["loss-one-direction", "pr-swapped"]
-WRONG_LOSES = 5.0
 
 
 def wrong_answers(reference):
@@ -168,15 +170,23 @@ def damaged_json(notebook, damage, every: bool = False) -> str:
     return json.dumps(data)
 
 
+def grade_ids_of_tests(notebook) -> list[str]:
+    return [samples.grade_id(c) for c in notebook.cells if (samples.grade_id(c) or "").startswith("test_")]
+
+
 def drop_tests(notebook):
+    """Without its last two test cells (the quiz's test_contrastive_loss and test_precision_recall)."""
     notebook = copy.deepcopy(notebook)
-    notebook.cells = [c for c in notebook.cells if samples.grade_id(c) not in ("test_contrastive_loss", "test_precision_recall")]
+    dropped = grade_ids_of_tests(notebook)[-2:]
+    notebook.cells = [c for c in notebook.cells if samples.grade_id(c) not in dropped]
     return notebook
 
 
 def duplicate_tests(notebook):
+    """With a second copy of its first test cell (the quiz's test_normalize) at the end."""
     notebook = copy.deepcopy(notebook)
-    notebook.cells += [copy.deepcopy(c) for c in notebook.cells if samples.grade_id(c) == "test_normalize"]
+    first = grade_ids_of_tests(notebook)[0]
+    notebook.cells += [copy.deepcopy(c) for c in notebook.cells if samples.grade_id(c) == first]
     return notebook
 
 
