@@ -158,7 +158,7 @@ def autograder_run(assignment: str) -> dict:
             "autograder_score": f"{record.score:g}/{record.max_score:g}"}
 
 
-def class_of(course, size: int, hostile: int = 0) -> dict:
+def class_of(course, size: int, hostile: int = 0, inbox: Path | None = None) -> dict:
     """Write `size` submissions of clip into an inbox: reference and blank copies and mutants, the
     last `hostile` of them taken from the hostile suite. Returns {student: (status, score) or None}."""
     from grader import samples
@@ -166,7 +166,7 @@ def class_of(course, size: int, hostile: int = 0) -> dict:
     release = samples.read(course.release("clip"))
     reference = samples.solved(release, samples.read(course.source("clip")))
     mutants = samples.catalogue("clip")[0]
-    inbox = course.root.parent / "inbox"
+    inbox = inbox or course.root.parent / "inbox"
     expected = {}
     for i in range(size - hostile):
         kind = i % 4
