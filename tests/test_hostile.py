@@ -132,7 +132,7 @@ def cases(reference, blank, paths: dict, full: float = FULL, wrong=None, wrong_l
         "patched-checks": (patched, "flagged", 0.0, "replaces functions"),
         "swallowed-exceptions": (with_cell(blank, "get_ipython().set_custom_exc((Exception,), lambda *a, **k: None)"),
                                  "flagged", 0.0, "IPython hooks"),
-        "eq-always-true": (always_equal, "flagged", full - 2, "comparison"),
+        "eq-always-true": (always_equal, "flagged", full - 2, "comparison"),     # the quiz's test_precision_recall: 2
         "read-hidden-tests": (with_cell(blank, (
             f"import json\nsource = json.load(open({str(paths['solution'])!r}))\n"
             "for cell in source['cells']:\n    if cell['cell_type'] == 'code':\n"
