@@ -20,15 +20,18 @@
   2 CPU cores.
 
 - valle_codec.pt: the VALL-E assignment's codec (its solution's classes: the student's RVQ in a
-  small SEANet-style autoencoder), 2500 steps of 32 half-second windows with a multi-scale mel
-  loss, an L1 waveform loss and the commitment loss: about 12 minutes on 2 CPU cores.
+  small SEANet-style autoencoder). Stage 1: encoder, codebooks and a transposed-convolution decoder,
+  3000 steps of 32 half-second windows with a multi-resolution spectral loss, an L1 waveform loss and
+  the commitment loss (32 minutes on 2 CPU cores); it also records how many dead codes each codebook
+  replaced at every step. Stage 2: the notebook's harmonic decoder on the frozen codes, 3000 steps
+  (11 minutes).
 - valle_judges.pt: mmkit.speech's CTC phoneme recogniser and speaker identifier, trained on the
   real Spoken training clips only (the independent judges of generated speech): about 3 minutes
   on 2 CPU cores.
 - valle_ar.pt, valle_nar.pt (parts valle_ar, valle_nar): the solution's AR and NAR models trained
   on codec tokens of the Spoken training clips, each target paired with a short prompt clip of its
-  speaker (needs valle_codec.pt), 2500 and 1500 steps: about 20 minutes each on 2 CPU cores (the NAR
-  model, attending over phonemes, prompt and target without a causal mask: 21 min 40 s on a slow day).
+  speaker (needs valle_codec.pt), 2500 and 1500 steps: 37 and 21 minutes on 2 CPU cores (the NAR
+  model attends over phonemes, prompt and target without a causal mask).
 
 clip_vision takes about 4 minutes on 2 CPU cores.
 Each run is seeded and deterministic on the same machine; data/MANIFEST.json records the hashes.
@@ -330,11 +333,13 @@ def train_codec(definitions: dict, steps: int = CODEC_STEPS, batch_size: int = 3
     clips = [torch.from_numpy(c["audio"]) for c in definitions["clips"]["train"]]
     model = definitions["Codec"](definitions["CodecConfig"](),
                                  decoder=lambda cfg: conv_decoder(cfg, definitions["ResidualUnit"]))
+    replaced = count_replacements(model.quantizer, steps)
     spectral_loss = SpectralLoss(definitions["SAMPLE_RATE"])
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.5, 0.9))
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.05)
     start = time.monotonic()
     for step in range(steps):
+        replaced.step = step
         windows = []
         for i in rng.choice(len(clips), batch_size):
             audio = F.pad(clips[i], (0, max(0, length - len(clips[i]))))
@@ -349,8 +354,35 @@ def train_codec(definitions: dict, steps: int = CODEC_STEPS, batch_size: int = 3
         optimizer.step()
         schedule.step()
         if step % 100 == 0 or step == steps - 1:
-            print(f"codec step {step}: spectral {reconstruction.item():.3f} ({time.monotonic() - start:.0f} s)", flush=True)
+            recent = replaced.counts[max(0, step - 99): step + 1].float()
+            share = [f"{100 * (r[r >= 0].mean().item() if (r >= 0).any() else 0) / model.cfg.codebook_size:.2f}"
+                     for r in recent.T]
+            print(f"codec step {step}: spectral {reconstruction.item():.3f}, % of codes replaced per step, by codebook "
+                  f"{' '.join(share)} ({time.monotonic() - start:.0f} s)", flush=True)
+    model.replacements = replaced.counts
     return model.eval()
+
+
+def count_replacements(quantizer, steps: int):
+    """Count, at every training step, the codes each codebook's dead-code rule replaces: a (steps,
+    n_codebooks) int tensor, 0 in the warm-up, -1 where the quantizer dropout left that codebook out of the
+    step. The count is taken inside the notebook's replace_dead_codes, so it sees the codes it replaces."""
+    counter = type("Counter", (), {})()
+    counter.step, counter.counts = 0, torch.full((steps, len(quantizer.layers)), -1, dtype=torch.int32)
+
+    def counted(j, layer, update, replace):
+        def ema_update(x, codes):            # every training forward: the codebook took part in this step
+            counter.counts[counter.step, j] = 0
+            return update(x, codes)
+
+        def replace_dead_codes(x):
+            counter.counts[counter.step, j] = int((layer.cluster_size < layer.dead_threshold).sum())
+            return replace(x)
+        return ema_update, replace_dead_codes
+
+    for j, layer in enumerate(quantizer.layers):
+        layer.ema_update, layer.replace_dead_codes = counted(j, layer, layer.ema_update, layer.replace_dead_codes)
+    return counter
 
 
 def pitch_targets(audio, hop: int, sample_rate: int = 8000):
@@ -405,18 +437,21 @@ def train_harmonic_decoder(definitions: dict, codec, steps: int = DECODER_STEPS,
     return codec.eval()
 
 
-def save_codec(codec) -> list[Path]:
+def save_codec(codec, replacements: torch.Tensor) -> list[Path]:
+    """replacements: stage 1's dead codes replaced per step and codebook (count_replacements)."""
     from dataclasses import asdict
     target = OUT / "valle_codec.pt"
     torch.save({"config": asdict(codec.cfg), "state_dict": codec.state_dict(),
-                "steps": {"codec": CODEC_STEPS, "decoder": DECODER_STEPS}}, target)
+                "steps": {"codec": CODEC_STEPS, "decoder": DECODER_STEPS}, "replacements": replacements}, target)
     return [target]
 
 
 def build_valle_codec() -> list[Path]:
     """Both stages."""
     definitions = valle_definitions()
-    return save_codec(train_harmonic_decoder(definitions, train_codec(definitions)))
+    codec = train_codec(definitions)
+    replacements = codec.replacements
+    return save_codec(train_harmonic_decoder(definitions, codec), replacements)
 
 
 def build_valle_decoder() -> list[Path]:
@@ -428,7 +463,7 @@ def build_valle_decoder() -> list[Path]:
     for name in ["encoder", "quantizer"]:       # whatever decoder the file holds, it is retrained
         part = {k[len(name) + 1:]: v for k, v in blob["state_dict"].items() if k.startswith(name + ".")}
         getattr(codec, name).load_state_dict(part)
-    return save_codec(train_harmonic_decoder(definitions, codec))
+    return save_codec(train_harmonic_decoder(definitions, codec), blob["replacements"])
 
 
 def train_valle(definitions: dict, which: str, steps: int | None = None, batch_size: int = 32, lr: float = 1e-3,
@@ -486,6 +521,8 @@ def update_manifest(paths: list[Path]) -> None:
             "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "bytes": path.stat().st_size,
             "rebuild": "make checkpoints"}
     manifest_path.write_text(json.dumps(dict(sorted(manifest.items())), indent=2) + "\n")
+    from mmkit.data import _manifest
+    _manifest.cache_clear()     # a later part of the same run loads these files against the new hashes
 
 
 if __name__ == "__main__":

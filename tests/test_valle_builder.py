@@ -37,6 +37,19 @@ def test_shipped_codec_improves_with_every_codebook(definitions):
     assert all(b < a for a, b in zip(errors, errors[1:])), errors
 
 
+def test_shipped_codec_replaced_only_unused_codes():
+    """The dead-code rule as the codec trained (counted by the builder): nothing in each codebook's
+    warm-up, then a small share of its codes per step, not a re-seeding of codes in use."""
+    blob = torch.load(data_file("checkpoints/valle_codec.pt"), map_location="cpu", weights_only=True)
+    replaced = blob["replacements"]                       # (steps, codebooks); -1: left out by quantizer dropout
+    assert replaced.shape == (blob["steps"]["codec"], blob["config"]["n_codebooks"])
+    for j, counts in enumerate(replaced.T):
+        counts = counts[counts >= 0]
+        assert (counts[:100] == 0).all(), f"codebook {j + 1} replaced codes in its warm-up"
+        share = counts[100:].float().mean().item() / blob["config"]["codebook_size"]
+        assert share < 0.01, f"codebook {j + 1}: {100 * share:.2f}% of its codes replaced per step"
+
+
 @pytest.mark.parametrize("name", ["ar", "nar"])
 def test_shipped_valle_models_load_and_predict_held_out_codes(definitions, name):
     blob = torch.load(data_file(f"checkpoints/valle_{name}.pt"), weights_only=True)

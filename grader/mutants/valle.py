@@ -21,6 +21,8 @@ MUTANTS = [
            "no straight-through estimator: the encoder gets no gradient"),
     Mutant("dead-codes-forgotten", "vq", "            self.cluster_size[dead] = self.dead_threshold\n", "",
            ["test_vq_init_dead"], "a replaced code keeps its dead count: replaced again at every step"),
+    Mutant("dead-codes-no-warm-up", "vq", "            if self.updates > self.warmup:\n", "            if True:\n",
+           ["test_vq_init_dead"], "dead codes replaced from the first step, while the counts still remember k-means"),
     Mutant("phoneme-ids-no-separator", "phoneme_ids", 'prompt_phonemes + ["|"] + target_phonemes',
            "prompt_phonemes + target_phonemes", ["test_phoneme_ids"], "prompt and target phonemes run together"),
     Mutant("audio-sees-future", "attention_mask", "allowed[Tx:, Tx:] = torch.tril(allowed[Tx:, Tx:])",
@@ -67,8 +69,8 @@ MUTANTS = [
            "torch.full((B,), stage - 1, device=codes.device)", ["test_nar_model"],
            "the stage embedding of the previous codebook"),
     Mutant("vq-output-after-update", "vq",
-           "            self.replace_dead_codes(x.detach())\n        commitment",
-           "            self.replace_dead_codes(x.detach())\n            quantised = self.codebook[codes]\n        commitment",
+           "                self.replace_dead_codes(x.detach())\n        commitment",
+           "                self.replace_dead_codes(x.detach())\n            quantised = self.codebook[codes]\n        commitment",
            ["test_vq_straight_through"],
            "the output read from the codebook after this step's EMA update (EnCodec quantises, then updates)"),
 ]
@@ -85,13 +87,15 @@ def raw_bitrate(sample_rate, bits_per_sample=16):
 '''),
     Alternative("vq-cdist", "vq", '''
 class VectorQuantizer(nn.Module):
-    def __init__(self, dim, codebook_size, decay=0.99, eps=1e-5, dead_threshold=2.0):
+    def __init__(self, dim, codebook_size, decay=0.99, eps=1e-5, dead_threshold=0.1, warmup=100):
         super().__init__()
         self.codebook_size, self.decay, self.eps, self.dead_threshold = codebook_size, decay, eps, dead_threshold
+        self.warmup = warmup
         self.register_buffer("codebook", torch.zeros(codebook_size, dim))
         self.register_buffer("cluster_size", torch.zeros(codebook_size))
         self.register_buffer("code_sum", torch.zeros(codebook_size, dim))
         self.register_buffer("initialised", torch.tensor(False))
+        self.register_buffer("updates", torch.tensor(0), persistent=False)
 
     def nearest(self, x):
         return torch.cdist(x, self.codebook).argmin(dim=1)
@@ -145,7 +149,9 @@ class VectorQuantizer(nn.Module):
         q = self.codebook[codes].clone()
         if self.training:
             self.ema_update(x.detach(), codes)
-            self.replace_dead_codes(x.detach())
+            if int(self.updates) >= self.warmup:        # warmup updates already made before this one
+                self.replace_dead_codes(x.detach())
+            self.updates += 1
         out = q + x - x.detach()
         return out, codes, ((x - q.detach()) ** 2).mean()
 '''),
