@@ -52,7 +52,7 @@ FIGURES = {
                "'vocoder': results, 'vocoder_four_more_clips': vocoder_clips, 'time_per_sample': field_costs, "
                "'one_second': bench_one_second, 'bench_extra_seconds': bench_extra_seconds}",
     "valle": "{'codec_errors_db': codec_errors, 'ar_accuracy': ar_accuracy, 'nar_accuracy': nar_accuracy, "
-             "'codes_used': used, 'codebook_perplexity': perplexity, "
+             "'codes_used': used, 'codebook_perplexity': perplexity, 'codes_replaced_per_step_percent': share, "
              "'notebook': {name: {**summary[name], 'pairs': len(results[name])} for name in summary}, "
              "'prompt_pitch': {VOICES[s]: p for s, p in prompt_pitch.items()}, "
              "'seen_voices_all_phrases': bench_seen_all, 'joined_3s_prompts': bench_long_prompts, "
