@@ -367,8 +367,8 @@ def count_replacements(quantizer, steps: int):
     """Count, at every training step, the codes each codebook's dead-code rule replaces: a (steps,
     n_codebooks) int tensor, 0 in the warm-up, -1 where the quantizer dropout left that codebook out of the
     step. The count is taken inside the notebook's replace_dead_codes, so it sees the codes it replaces."""
-    counter = type("Counter", (), {})()
-    counter.step, counter.counts = 0, torch.full((steps, len(quantizer.layers)), -1, dtype=torch.int32)
+    from types import SimpleNamespace
+    counter = SimpleNamespace(step=0, counts=torch.full((steps, len(quantizer.layers)), -1, dtype=torch.int32))
 
     def counted(j, layer, update, replace):
         def ema_update(x, codes):            # every training forward: the codebook took part in this step
