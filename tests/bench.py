@@ -48,7 +48,10 @@ FIGURES = {
                "'chord_tone_share': chord_tone_share, 'student_speech_bits': speech_bits, "
                "'pretrained_bits': pretrained_bits, 'notebook_naive_seconds': naive_seconds, "
                "'notebook_fast_seconds': fast_seconds, 'pitch_real': pitch_real, 'pitch_generated': pitch_generated, "
-               "'pitch_error': pitch_error, 'mel_error_db': mel_error_db, 'waveform_correlation': waveform_correlation, "
+               "'pitch_error': pitch_error, "
+               "'babble_pulses': [{'peaks': n, 'median_gap': float(np.median(g)) if len(g) else None, "
+               "'gap_std': float(np.std(g)) if len(g) else None} for n, g in map(pulses, babble_audio)], "
+               "'mel_error_db': mel_error_db, 'waveform_correlation': waveform_correlation, "
                "'vocoder': results, 'vocoder_four_more_clips': vocoder_clips, 'time_per_sample': field_costs, "
                "'one_second': bench_one_second, 'bench_extra_seconds': bench_extra_seconds}",
     "valle": "{'codec_errors_db': codec_errors, 'ar_accuracy': ar_accuracy, 'nar_accuracy': nar_accuracy, "
