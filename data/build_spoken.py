@@ -17,6 +17,11 @@ pitches that no training speaker uses; u0 low, between s0 and s1, u1 high, betwe
 held-out phrases (word combinations that occur in no other split). All eight voices say every
 held-out phrase, so seen and unseen voices can be compared on the same text; the held-out voices
 also say a few short known phrases, to be used as a prompt (about 3 seconds together).
+
+The extra split holds every other phrase the templates can make (none of train, val, test or
+unseen), each said by one training voice, stored at 8 kHz: more text for the pretrained VALL-E
+models, which read phonemes well only when the training phrases are many (see the VALL-E
+notebook, section 8). No notebook trains on it.
 The builder is deterministic for a given espeak-ng version.
 """
 from __future__ import annotations
@@ -60,6 +65,7 @@ TEST_PER_SPEAKER = 20              # phrases a speaker says only in the test spl
 VAL_PER_SPEAKER = 10
 HELD_OUT_PHRASES = 10              # said by every voice, in the unseen split only
 UNSEEN_PROMPT_PHRASES = 4          # known short phrases each held-out voice also says, for its prompt
+EXTRA_SAMPLE_RATE = 8_000          # the extra split serves only the VALL-E models, which run at 8 kHz
 
 
 def phrases(seed: int = 0) -> list[str]:
@@ -88,6 +94,15 @@ def held_out_phrases(known: list[str], seed: int = 2) -> list[str]:
     return out
 
 
+def template_phrases() -> list[str]:
+    """Every phrase the templates of `phrases` can make."""
+    out = {f"a {c} {s}" for c in COLOURS for s in SHAPES} | set(COUNTS)
+    out |= {f"the {c} {s} is {w}" for c in COLOURS for s in SHAPES for w in WHERE}
+    out |= {f"is there a {c} {s}" for c in COLOURS for s in SHAPES}
+    out |= {f"a {z} {c} {s} {w}" for z in ["small", "large"] for c in COLOURS for s in SHAPES for w in WHERE}
+    return sorted(out)
+
+
 def espeak(text: str, speaker: dict) -> np.ndarray:
     """Say text with a speaker's voice; float32 samples at espeak-ng's 22,050 Hz."""
     import soundfile as sf
@@ -109,19 +124,19 @@ def phonemes(text: str) -> str:
     return "|".join(" ".join(p for p in word if p) for word in words)
 
 
-def clip(text: str, speaker: dict) -> np.ndarray:
-    """16 kHz int16 samples, silence trimmed, peak-normalised to 0.9."""
+def clip(text: str, speaker: dict, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """int16 samples at `sample_rate`, silence trimmed, peak-normalised to 0.9."""
     import librosa
-    audio = librosa.resample(espeak(text, speaker), orig_sr=22_050, target_sr=SAMPLE_RATE)
+    audio = librosa.resample(espeak(text, speaker), orig_sr=22_050, target_sr=sample_rate)
     audio, _ = librosa.effects.trim(audio, top_db=40)
     audio = 0.9 * audio / max(1e-6, float(np.abs(audio).max()))
     return np.round(audio * 32767).astype(np.int16)
 
 
-def flac_bytes(samples: np.ndarray) -> bytes:
+def flac_bytes(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> bytes:
     import soundfile as sf
     buffer = io.BytesIO()
-    sf.write(buffer, samples, SAMPLE_RATE, format="FLAC", subtype="PCM_16")
+    sf.write(buffer, samples, sample_rate, format="FLAC", subtype="PCM_16")
     return buffer.getvalue()
 
 
@@ -156,17 +171,29 @@ def unseen_assignments(all_phrases: list[str], seed: int = 3) -> list[tuple[str,
     return rows
 
 
+def extra_assignments(all_phrases: list[str], seed: int = 4) -> list[tuple[str, str, str]]:
+    """("extra", speaker, phrase) rows: every template phrase that neither `all_phrases` nor the
+    held-out phrases hold, each said by one training voice, the voices taking turns in a random order."""
+    rng = random.Random(seed)
+    taken = set(all_phrases) | set(held_out_phrases(all_phrases))
+    new = [p for p in template_phrases() if p not in taken]
+    rng.shuffle(new)
+    return [("extra", SPEAKERS[i % len(SPEAKERS)]["speaker"], phrase) for i, phrase in enumerate(new)]
+
+
 def build_rows() -> dict[str, list[dict]]:
     all_phrases = phrases()
     held_out = held_out_phrases(all_phrases)
-    ipa = {p: phonemes(p) for p in all_phrases + held_out}
     speakers = {s["speaker"]: s for s in SPEAKERS + UNSEEN_SPEAKERS}
-    splits: dict[str, list[dict]] = {"train": [], "val": [], "test": [], "unseen": []}
-    for split, speaker, phrase in assignments(all_phrases) + unseen_assignments(all_phrases):
-        samples = clip(phrase, speakers[speaker])
+    splits: dict[str, list[dict]] = {"train": [], "val": [], "test": [], "unseen": [], "extra": []}
+    rows = assignments(all_phrases) + unseen_assignments(all_phrases) + extra_assignments(all_phrases)
+    ipa = {p: phonemes(p) for p in sorted({phrase for _, _, phrase in rows})}
+    for split, speaker, phrase in rows:
+        rate = EXTRA_SAMPLE_RATE if split == "extra" else SAMPLE_RATE
+        samples = clip(phrase, speakers[speaker], rate)
         splits[split].append({"id": f"{speaker}-{len(splits[split]):04d}-{split}", "speaker": speaker,
                               "text": phrase, "phonemes": ipa[phrase], "samples": samples,
-                              "duration": round(len(samples) / SAMPLE_RATE, 3)})
+                              "duration": round(len(samples) / rate, 3)})
     return splits
 
 
@@ -178,7 +205,7 @@ def content_sha256(rows: list[dict]) -> str:
     return h.hexdigest()
 
 
-def write_parquet(rows: list[dict], path: Path) -> None:
+def write_parquet(rows: list[dict], path: Path, sample_rate: int = SAMPLE_RATE) -> None:
     import datasets
     features = datasets.Features({
         "id": datasets.Value("string"), "speaker": datasets.Value("string"), "text": datasets.Value("string"),
@@ -186,7 +213,7 @@ def write_parquet(rows: list[dict], path: Path) -> None:
         "sample_rate": datasets.Value("int32"), "duration": datasets.Value("float32")})
     table = {"id": [r["id"] for r in rows], "speaker": [r["speaker"] for r in rows],
              "text": [r["text"] for r in rows], "phonemes": [r["phonemes"] for r in rows],
-             "flac": [flac_bytes(r["samples"]) for r in rows], "sample_rate": [SAMPLE_RATE] * len(rows),
+             "flac": [flac_bytes(r["samples"], sample_rate) for r in rows], "sample_rate": [sample_rate] * len(rows),
              "duration": [r["duration"] for r in rows]}
     datasets.Dataset.from_dict(table, features=features).to_parquet(str(path))
 
@@ -199,7 +226,7 @@ def build(out_dir: Path = OUT_DIR) -> dict:
     version = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True).stdout.split()[3]
     for name, rows in build_rows().items():
         path = out_dir / f"{name}.parquet"
-        write_parquet(rows, path)
+        write_parquet(rows, path, EXTRA_SAMPLE_RATE if name == "extra" else SAMPLE_RATE)
         entries[f"spoken/{name}.parquet"] = {
             "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "rows": len(rows),
             "content_sha256": content_sha256(rows), "espeak_ng": version, "rebuild": "make data"}

@@ -156,6 +156,19 @@ def test_spoken_unseen_split_holds_new_voices_and_new_phrases():
         assert sum(prompt) >= 3.0, f"{voice} has {sum(prompt):.1f} s of prompt material"
 
 
+def test_spoken_extra_split_adds_only_new_phrases_of_training_voices():
+    known = {split: data.load_spoken(split) for split in ["train", "val", "test", "unseen"]}
+    extra = data.load_spoken("extra")
+    assert set(extra["speaker"]) == {f"s{i}" for i in range(6)}
+    assert set(extra["sample_rate"]) == {8000}
+    texts = extra["text"]
+    assert len(set(texts)) == len(texts) >= 500, "each extra phrase is said once"
+    for split, rows in known.items():
+        assert not set(texts) & set(rows["text"]), f"an extra phrase is also in {split}"
+    audio = data.decode_audio(extra[0]["flac"])
+    assert abs(len(audio) / 8000 - extra[0]["duration"]) < 1e-3
+
+
 def test_spoken_voices_differ_in_pitch():
     import librosa
     import numpy as np
