@@ -29,9 +29,10 @@
   real Spoken training clips only (the independent judges of generated speech): about 3 minutes
   on 2 CPU cores.
 - valle_ar.pt, valle_nar.pt (parts valle_ar, valle_nar): the solution's AR and NAR models trained
-  on codec tokens of the Spoken training clips, each target paired with a short prompt clip of its
-  speaker (needs valle_codec.pt), 2500 and 1500 steps: 37 and 21 minutes on 2 CPU cores (the NAR
-  model attends over phonemes, prompt and target without a causal mask).
+  on codec tokens of the Spoken training and extra clips (151 + 709 phrases), each target paired
+  with a short prompt clip of its speaker (needs valle_codec.pt), 2500 and 1500 steps: 40 and 23
+  minutes on 2 CPU cores (the NAR model attends over phonemes, prompt and target without a causal
+  mask).
 
 clip_vision takes about 4 minutes on 2 CPU cores.
 Each run is seeded and deterministic on the same machine; data/MANIFEST.json records the hashes.
@@ -246,9 +247,10 @@ VALLE_STEPS = {"ar": 2500, "nar": 1500}
 AR_CORRUPTION = 0.3       # input codes replaced at random, so that the AR model must read the phonemes
 
 
-def valle_definitions(with_data: bool = False) -> dict:
+def valle_definitions(with_data: bool = False, extra_phrases: bool = False) -> dict:
     """Run the VALL-E solution's cells that define the codec, the phonemes and both models (and, with
-    data, the encoded Spoken clips and the notebook's training pairs), as for WaveNet."""
+    data, the encoded Spoken clips and the notebook's training pairs), as for WaveNet. With
+    `extra_phrases`, the training clips also hold the Spoken extra split: 709 more phrases."""
     import numpy as np
 
     import mmkit
@@ -257,6 +259,8 @@ def valle_definitions(with_data: bool = False) -> dict:
                  "dataclass": __import__("dataclasses").dataclass, "data_file": data_file,
                  "print": lambda *args, **kwargs: None}
     namespace["clips"] = {split: spoken_clips(split, 8000) for split in ["train", "test"]}
+    if extra_phrases:
+        namespace["clips"]["train"] += spoken_clips("extra", 8000)
     cells = _cells("valle")
     for grade_id in VALLE_CELLS:
         exec(cells[grade_id], namespace)
@@ -496,7 +500,7 @@ def train_valle(definitions: dict, which: str, steps: int | None = None, batch_s
 
 def build_valle(which: str) -> list[Path]:
     from dataclasses import asdict
-    definitions = valle_definitions(with_data=True)
+    definitions = valle_definitions(with_data=True, extra_phrases=True)
     model = train_valle(definitions, which)
     target = OUT / f"valle_{which}.pt"
     torch.save({"config": asdict(model.cfg), "state_dict": model.state_dict(), "steps": VALLE_STEPS[which],
