@@ -17,9 +17,11 @@ the grading script's own main module again in every worker.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import selectors
+import signal
 import sys
 import tempfile
 import time
@@ -81,11 +83,13 @@ def forked(argv: list[str], env: dict[str, str]) -> int:
 def serve() -> int:
     """Read requests on stdin, one JSON line [argv, env] each, and fork a worker for each.
     Writes "started PID" for each request, in order, and "exited PID CODE" when a worker ends.
-    Exits when stdin closes and its last worker has ended."""
+    Exits when stdin closes and its last worker has ended. A batch closes stdin only after its last
+    worker ended, so workers still running then were asked for by a grader that is gone (killed or
+    crashed): nobody will read what they write, and they are killed, sandboxed kernels included."""
     requests = sys.stdin.buffer.fileno()
     selector = selectors.DefaultSelector()
     selector.register(requests, selectors.EVENT_READ)
-    pending, running, reading = b"", 0, True
+    pending, running, reading = b"", set(), True
     while reading or running:
         if reading and selector.select(timeout=0.05):
             chunk = os.read(requests, 65536)
@@ -96,17 +100,28 @@ def serve() -> int:
                 pid = os.fork()
                 if pid == 0:
                     _run_child(*json.loads(line))
-                running += 1
-                print(f"started {pid}", flush=True)
+                running.add(pid)
+                _tell(f"started {pid}")
         elif not reading:
-            time.sleep(0.05)                      # no more requests: wait for the last workers
+            for pid in running:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)    # each worker leads its own session
+            time.sleep(0.05)
         while running:
             pid, status = os.waitpid(-1, os.WNOHANG)
             if pid == 0:
                 break
-            running -= 1
-            print(f"exited {pid} {os.waitstatus_to_exitcode(status)}", flush=True)
+            running.discard(pid)
+            _tell(f"exited {pid} {os.waitstatus_to_exitcode(status)}")
     return 0
+
+
+def _tell(line: str) -> None:
+    """A line to the grader; if it has gone, the line has no reader and this and later lines are dropped."""
+    try:
+        print(line, flush=True)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # no error again at exit
 
 
 def _run_child(argv: list[str], env: dict[str, str]) -> None:

@@ -9,7 +9,10 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import pickle
 import signal
+import subprocess
+import sys
 import sqlite3
 import time
 from pathlib import Path
@@ -322,6 +325,34 @@ def test_notebook_time_limit_kills_the_worker_and_its_kernel(tmp_path, quiz_kit)
     left = [p.name for p in Path("/proc").glob("[0-9]*")
             if str(job.workspace).encode() in _cmdline(p)]
     assert not left, f"processes of the timed-out submission still run: {left}"
+
+
+def test_a_grader_that_dies_takes_its_workers_with_it(tmp_path, quiz_kit):
+    """The grading process is killed while a worker runs a notebook that never ends: the worker
+    server kills that worker and its sandboxed kernel instead of leaving them to run forever (only
+    the grader that died would have killed them at the time limit)."""
+    course = make_course(tmp_path / "root", [ASSIGNMENT], kit=quiz_kit)
+    release, source = samples.read(course.release(ASSIGNMENT)), samples.read(course.source(ASSIGNMENT))
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    samples.write(with_cell(samples.solved(release, source), "import time\nwhile True:\n    time.sleep(0.1)"),
+                  inbox / "sleeper.ipynb")
+    collect(course, ASSIGNMENT, inbox)
+    job = prepare(course, ASSIGNMENT, "sleeper", release, source)
+    (tmp_path / "job.pickle").write_bytes(pickle.dumps(job))
+    grader = subprocess.Popen([sys.executable, "-c", (
+        "import os, pickle, sys, threading, time\n"
+        "from grader.autograde import WorkerServer, run_worker\n"
+        "job = pickle.loads(open(sys.argv[1], 'rb').read())\n"
+        "threading.Thread(target=run_worker, args=(job, sys.argv[2], 600, WorkerServer()), daemon=True).start()\n"
+        "time.sleep(8)\n"
+        "os.kill(os.getpid(), 9)\n"), str(tmp_path / "job.pickle"), ASSIGNMENT], cwd=Path(__file__).parents[1])
+    assert grader.wait(60) == -signal.SIGKILL
+    running = lambda: [p.name for p in Path("/proc").glob("[0-9]*") if str(job.workspace).encode() in _cmdline(p)]
+    deadline = time.monotonic() + 15
+    while running() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not running(), f"processes of the dead grader's worker still run: {running()}"
 
 
 def _cmdline(process: Path) -> bytes:
