@@ -304,9 +304,8 @@ def test_every_student_has_a_json_record(hostile_class):
         assert record["status"] in ("graded", "failed", "flagged")
 
 
-def test_notebook_time_limit_kills_the_worker_and_its_kernel(tmp_path, quiz_kit):
-    """A notebook that runs past the whole-notebook limit (each cell within its own): the worker's
-    session is killed, sandboxed kernel included, and the reason names the limit."""
+def sleeper_job(tmp_path, quiz_kit):
+    """A prepared job (course of its own) whose notebook, solved, then loops forever."""
     course = make_course(tmp_path / "root", [ASSIGNMENT], kit=quiz_kit)
     release, source = samples.read(course.release(ASSIGNMENT)), samples.read(course.source(ASSIGNMENT))
     inbox = tmp_path / "inbox"
@@ -314,7 +313,18 @@ def test_notebook_time_limit_kills_the_worker_and_its_kernel(tmp_path, quiz_kit)
     samples.write(with_cell(samples.solved(release, source), "import time\nwhile True:\n    time.sleep(0.1)"),
                   inbox / "sleeper.ipynb")
     collect(course, ASSIGNMENT, inbox)
-    job = prepare(course, ASSIGNMENT, "sleeper", release, source)
+    return prepare(course, ASSIGNMENT, "sleeper", release, source)
+
+
+def running(job) -> list[str]:
+    """The processes whose command line names the job's workspace: its worker and kernel."""
+    return [p.name for p in Path("/proc").glob("[0-9]*") if str(job.workspace).encode() in _cmdline(p)]
+
+
+def test_notebook_time_limit_kills_the_worker_and_its_kernel(tmp_path, quiz_kit):
+    """A notebook that runs past the whole-notebook limit (each cell within its own): the worker's
+    session is killed, sandboxed kernel included, and the reason names the limit."""
+    job = sleeper_job(tmp_path, quiz_kit)
     start = time.monotonic()
     with WorkerServer() as server:
         job = run_worker(job, ASSIGNMENT, timeout=10, server=server, cell_timeout=60)
@@ -322,37 +332,27 @@ def test_notebook_time_limit_kills_the_worker_and_its_kernel(tmp_path, quiz_kit)
     assert time.monotonic() - start < 25
     assert "longer than 10 s" in failure_reason(job, 10)
     time.sleep(1)
-    left = [p.name for p in Path("/proc").glob("[0-9]*")
-            if str(job.workspace).encode() in _cmdline(p)]
-    assert not left, f"processes of the timed-out submission still run: {left}"
+    assert not running(job), f"processes of the timed-out submission still run: {running(job)}"
 
 
 def test_a_grader_that_dies_takes_its_workers_with_it(tmp_path, quiz_kit):
     """The grading process is killed while a worker runs a notebook that never ends: the worker
     server kills that worker and its sandboxed kernel instead of leaving them to run forever (only
     the grader that died would have killed them at the time limit)."""
-    course = make_course(tmp_path / "root", [ASSIGNMENT], kit=quiz_kit)
-    release, source = samples.read(course.release(ASSIGNMENT)), samples.read(course.source(ASSIGNMENT))
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    samples.write(with_cell(samples.solved(release, source), "import time\nwhile True:\n    time.sleep(0.1)"),
-                  inbox / "sleeper.ipynb")
-    collect(course, ASSIGNMENT, inbox)
-    job = prepare(course, ASSIGNMENT, "sleeper", release, source)
+    job = sleeper_job(tmp_path, quiz_kit)
     (tmp_path / "job.pickle").write_bytes(pickle.dumps(job))
     grader = subprocess.Popen([sys.executable, "-c", (
         "import os, pickle, sys, threading, time\n"
         "from grader.autograde import WorkerServer, run_worker\n"
         "job = pickle.loads(open(sys.argv[1], 'rb').read())\n"
         "threading.Thread(target=run_worker, args=(job, sys.argv[2], 600, WorkerServer()), daemon=True).start()\n"
-        "time.sleep(8)\n"
+        "time.sleep(4)\n"
         "os.kill(os.getpid(), 9)\n"), str(tmp_path / "job.pickle"), ASSIGNMENT], cwd=Path(__file__).parents[1])
     assert grader.wait(60) == -signal.SIGKILL
-    running = lambda: [p.name for p in Path("/proc").glob("[0-9]*") if str(job.workspace).encode() in _cmdline(p)]
     deadline = time.monotonic() + 15
-    while running() and time.monotonic() < deadline:
+    while running(job) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not running(), f"processes of the dead grader's worker still run: {running()}"
+    assert not running(job), f"processes of the dead grader's worker still run: {running(job)}"
 
 
 def _cmdline(process: Path) -> bytes:
