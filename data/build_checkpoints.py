@@ -30,7 +30,7 @@
   on 2 CPU cores.
 - valle_ar.pt, valle_nar.pt (parts valle_ar, valle_nar): the solution's AR and NAR models trained
   on codec tokens of the Spoken training and extra clips (151 + 709 phrases), each target paired
-  with a short prompt clip of its speaker (needs valle_codec.pt), 2500 and 1500 steps: 40 and 23
+  with a short prompt clip of its speaker (needs valle_codec.pt), 5000 and 1500 steps: 67 and 23
   minutes on 2 CPU cores (the NAR model attends over phonemes, prompt and target without a causal
   mask).
 
@@ -243,7 +243,7 @@ VALLE_CELLS = ["constants", "bitrate", "bitrate_table", "vq", "rvq", "codec", "p
 VALLE_DATA_CELLS = ["encode", "pairs"]      # run with `codec` and `clips` in the namespace
 CODEC_STEPS = 3000         # stage 1: encoder, RVQ and a transposed-convolution decoder
 DECODER_STEPS = 3000       # stage 2: the notebook's harmonic decoder on the frozen codes
-VALLE_STEPS = {"ar": 2500, "nar": 1500}
+VALLE_STEPS = {"ar": 5000, "nar": 1500}
 AR_CORRUPTION = 0.3       # input codes replaced at random, so that the AR model must read the phonemes
 
 
