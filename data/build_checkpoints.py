@@ -29,7 +29,8 @@
   real Spoken training clips only (the independent judges of generated speech): about 3 minutes
   on 2 CPU cores.
 - valle_ar.pt, valle_nar.pt (parts valle_ar, valle_nar): the solution's AR and NAR models trained
-  on codec tokens of the Spoken training and extra clips (151 + 709 phrases), each target paired
+  on codec tokens of the Spoken training and extra clips (151 + 709 phrases; the extra split is
+  synthesised here with espeak-ng, not stored), each target paired
   with a short prompt clip of its speaker (needs valle_codec.pt), 5000 and 1500 steps: 67 and 23
   minutes on 2 CPU cores (the NAR model attends over phonemes, prompt and target without a causal
   mask).
@@ -247,6 +248,25 @@ VALLE_STEPS = {"ar": 5000, "nar": 1500}
 AR_CORRUPTION = 0.3       # input codes replaced at random, so that the AR model must read the phonemes
 
 
+def extra_clips() -> list[dict]:
+    """The Spoken extra split (not stored in data/), synthesised with espeak-ng, in the form of
+    mmkit.data.spoken_clips(split, 8000): the same int16 samples a stored FLAC would decode to."""
+    import importlib.util
+
+    import librosa
+    import numpy as np
+
+    from mmkit.data import SPOKEN_SPEAKERS, phoneme_tokens
+    spec = importlib.util.spec_from_file_location("build_spoken", DATA / "build_spoken.py")
+    builder = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(builder)
+    assert builder.EXTRA_SAMPLE_RATE == 8000
+    return [{"audio": librosa.effects.trim(row["samples"].astype(np.float32) / 32768, top_db=40)[0],
+             "speaker": SPOKEN_SPEAKERS.index(row["speaker"]), "text": row["text"],
+             "phonemes": phoneme_tokens(row["phonemes"])}
+            for row in builder.build_rows(["extra"])["extra"]]
+
+
 def valle_definitions(with_data: bool = False, extra_phrases: bool = False) -> dict:
     """Run the VALL-E solution's cells that define the codec, the phonemes and both models (and, with
     data, the encoded Spoken clips and the notebook's training pairs), as for WaveNet. With
@@ -260,7 +280,7 @@ def valle_definitions(with_data: bool = False, extra_phrases: bool = False) -> d
                  "print": lambda *args, **kwargs: None}
     namespace["clips"] = {split: spoken_clips(split, 8000) for split in ["train", "test"]}
     if extra_phrases:
-        namespace["clips"]["train"] += spoken_clips("extra", 8000)
+        namespace["clips"]["train"] += extra_clips()
     cells = _cells("valle")
     for grade_id in VALLE_CELLS:
         exec(cells[grade_id], namespace)
@@ -504,7 +524,8 @@ def build_valle(which: str) -> list[Path]:
     model = train_valle(definitions, which)
     target = OUT / f"valle_{which}.pt"
     torch.save({"config": asdict(model.cfg), "state_dict": model.state_dict(), "steps": VALLE_STEPS[which],
-                "phonemes": definitions["PHONEMES"]}, target)
+                "phonemes": definitions["PHONEMES"],
+                "speech_seconds": round(sum(len(c["audio"]) for c in definitions["clips"]["train"]) / 8000, 1)}, target)
     return [target]
 
 

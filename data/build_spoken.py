@@ -19,9 +19,10 @@ held-out phrase, so seen and unseen voices can be compared on the same text; the
 also say a few short known phrases, to be used as a prompt (about 3 seconds together).
 
 The extra split holds every other phrase the templates can make (none of train, val, test or
-unseen), each said by one training voice, stored at 8 kHz: more text for the pretrained VALL-E
-models, which read phonemes well only when the training phrases are many (see the VALL-E
-notebook, section 8). No notebook trains on it.
+unseen), each said by one training voice at 8 kHz: more text for the pretrained VALL-E models,
+which read phonemes better when the training phrases are many. No notebook uses it, so it is not
+stored (data/ keeps to its 60 MB): data/build_checkpoints.py synthesises it with `build_rows(
+["extra"])` when it trains those models.
 The builder is deterministic for a given espeak-ng version.
 """
 from __future__ import annotations
@@ -181,12 +182,15 @@ def extra_assignments(all_phrases: list[str], seed: int = 4) -> list[tuple[str, 
     return [("extra", SPEAKERS[i % len(SPEAKERS)]["speaker"], phrase) for i, phrase in enumerate(new)]
 
 
-def build_rows() -> dict[str, list[dict]]:
+STORED_SPLITS = ["train", "val", "test", "unseen"]     # written to data/spoken; "extra" is built on demand
+
+
+def build_rows(splits: list[str] = STORED_SPLITS) -> dict[str, list[dict]]:
     all_phrases = phrases()
-    held_out = held_out_phrases(all_phrases)
     speakers = {s["speaker"]: s for s in SPEAKERS + UNSEEN_SPEAKERS}
-    splits: dict[str, list[dict]] = {"train": [], "val": [], "test": [], "unseen": [], "extra": []}
     rows = assignments(all_phrases) + unseen_assignments(all_phrases) + extra_assignments(all_phrases)
+    rows = [row for row in rows if row[0] in splits]
+    splits: dict[str, list[dict]] = {split: [] for split in splits}
     ipa = {p: phonemes(p) for p in sorted({phrase for _, _, phrase in rows})}
     for split, speaker, phrase in rows:
         rate = EXTRA_SAMPLE_RATE if split == "extra" else SAMPLE_RATE
@@ -226,7 +230,7 @@ def build(out_dir: Path = OUT_DIR) -> dict:
     version = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True).stdout.split()[3]
     for name, rows in build_rows().items():
         path = out_dir / f"{name}.parquet"
-        write_parquet(rows, path, EXTRA_SAMPLE_RATE if name == "extra" else SAMPLE_RATE)
+        write_parquet(rows, path)
         entries[f"spoken/{name}.parquet"] = {
             "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "rows": len(rows),
             "content_sha256": content_sha256(rows), "espeak_ng": version, "rebuild": "make data"}

@@ -89,13 +89,12 @@ def load_shapes(split: str):
 
 
 def load_spoken(split: str):
-    """The Spoken dataset split ('train', 'val', 'test', 'unseen' or 'extra') as a datasets.Dataset.
+    """The Spoken dataset split ('train', 'val', 'test' or 'unseen') as a datasets.Dataset.
 
     'unseen' is for evaluation only: held-out phrases said by every voice, and two held-out voices
-    ('u0', 'u1') that no other split has. 'extra' holds every other phrase of the templates, each
-    said once by a training voice at 8 kHz: training text for the pretrained VALL-E models.
+    ('u0', 'u1') that no other split has.
     Columns: id, speaker ('s0'..'s5'; 'u0', 'u1' in unseen), text, phonemes (IPA, space-separated, '|' between word groups),
-    flac (bytes: decode with decode_audio), sample_rate (16000; 8000 in extra), duration (seconds).
+    flac (bytes: decode with decode_audio), sample_rate (16000), duration (seconds).
     """
     return _load_parquet(f"spoken/{split}.parquet")
 
