@@ -134,10 +134,10 @@ def clip(text: str, speaker: dict, sample_rate: int = SAMPLE_RATE) -> np.ndarray
     return np.round(audio * 32767).astype(np.int16)
 
 
-def flac_bytes(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> bytes:
+def flac_bytes(samples: np.ndarray) -> bytes:
     import soundfile as sf
     buffer = io.BytesIO()
-    sf.write(buffer, samples, sample_rate, format="FLAC", subtype="PCM_16")
+    sf.write(buffer, samples, SAMPLE_RATE, format="FLAC", subtype="PCM_16")
     return buffer.getvalue()
 
 
@@ -209,7 +209,7 @@ def content_sha256(rows: list[dict]) -> str:
     return h.hexdigest()
 
 
-def write_parquet(rows: list[dict], path: Path, sample_rate: int = SAMPLE_RATE) -> None:
+def write_parquet(rows: list[dict], path: Path) -> None:
     import datasets
     features = datasets.Features({
         "id": datasets.Value("string"), "speaker": datasets.Value("string"), "text": datasets.Value("string"),
@@ -217,7 +217,7 @@ def write_parquet(rows: list[dict], path: Path, sample_rate: int = SAMPLE_RATE) 
         "sample_rate": datasets.Value("int32"), "duration": datasets.Value("float32")})
     table = {"id": [r["id"] for r in rows], "speaker": [r["speaker"] for r in rows],
              "text": [r["text"] for r in rows], "phonemes": [r["phonemes"] for r in rows],
-             "flac": [flac_bytes(r["samples"], sample_rate) for r in rows], "sample_rate": [sample_rate] * len(rows),
+             "flac": [flac_bytes(r["samples"]) for r in rows], "sample_rate": [SAMPLE_RATE] * len(rows),
              "duration": [r["duration"] for r in rows]}
     datasets.Dataset.from_dict(table, features=features).to_parquet(str(path))
 
