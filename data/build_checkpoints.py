@@ -30,10 +30,9 @@
   on 2 CPU cores.
 - valle_ar.pt, valle_nar.pt (parts valle_ar, valle_nar): the solution's AR and NAR models trained
   on codec tokens of the Spoken training and extra clips (151 + 709 phrases; the extra split is
-  synthesised here with espeak-ng, not stored), each target paired
-  with a short prompt clip of its speaker (needs valle_codec.pt), 5000 and 1500 steps: 67 and 23
-  minutes on 2 CPU cores (the NAR model attends over phonemes, prompt and target without a causal
-  mask).
+  synthesised here with espeak-ng, not stored), each target paired with a short prompt clip of its
+  speaker (needs valle_codec.pt), 5000 and 1500 steps: 67 and 23 minutes on 2 CPU cores (the NAR
+  model attends over phonemes, prompt and target without a causal mask).
 
 clip_vision takes about 4 minutes on 2 CPU cores.
 Each run is seeded and deterministic on the same machine; data/MANIFEST.json records the hashes.

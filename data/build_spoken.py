@@ -23,6 +23,7 @@ unseen), each said by one training voice at 8 kHz: more text for the pretrained 
 which read phonemes better when the training phrases are many. No notebook uses it, so it is not
 stored (data/ keeps to its 60 MB): data/build_checkpoints.py synthesises it with `build_rows(
 ["extra"])` when it trains those models.
+
 The builder is deterministic for a given espeak-ng version.
 """
 from __future__ import annotations
@@ -190,15 +191,15 @@ def build_rows(splits: list[str] = STORED_SPLITS) -> dict[str, list[dict]]:
     speakers = {s["speaker"]: s for s in SPEAKERS + UNSEEN_SPEAKERS}
     rows = assignments(all_phrases) + unseen_assignments(all_phrases) + extra_assignments(all_phrases)
     rows = [row for row in rows if row[0] in splits]
-    splits: dict[str, list[dict]] = {split: [] for split in splits}
+    out: dict[str, list[dict]] = {split: [] for split in splits}
     ipa = {p: phonemes(p) for p in sorted({phrase for _, _, phrase in rows})}
     for split, speaker, phrase in rows:
         rate = EXTRA_SAMPLE_RATE if split == "extra" else SAMPLE_RATE
         samples = clip(phrase, speakers[speaker], rate)
-        splits[split].append({"id": f"{speaker}-{len(splits[split]):04d}-{split}", "speaker": speaker,
-                              "text": phrase, "phonemes": ipa[phrase], "samples": samples,
-                              "duration": round(len(samples) / rate, 3)})
-    return splits
+        out[split].append({"id": f"{speaker}-{len(out[split]):04d}-{split}", "speaker": speaker,
+                           "text": phrase, "phonemes": ipa[phrase], "samples": samples,
+                           "duration": round(len(samples) / rate, 3)})
+    return out
 
 
 def content_sha256(rows: list[dict]) -> str:
