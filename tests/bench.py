@@ -53,6 +53,7 @@ FIGURES = {
                "'gap_std': float(np.std(g)) if len(g) else None} for n, g in map(pulses, babble_audio)], "
                "'mel_error_db': mel_error_db, 'waveform_correlation': waveform_correlation, "
                "'vocoder': results, 'vocoder_four_more_clips': vocoder_clips, 'time_per_sample': field_costs, "
+               "'ops_per_fast_step': counter.count, 'six_speakers_against_one_step': six / alone, "
                "'one_second': bench_one_second, 'bench_extra_seconds': bench_extra_seconds}",
     "valle": "{'codec_errors_db': codec_errors, 'ar_accuracy': ar_accuracy, 'nar_accuracy': nar_accuracy, "
              "'codes_used': used, 'codebook_perplexity': perplexity, 'codes_replaced_per_step_percent': share, "
