@@ -48,7 +48,7 @@ FIGURES = {
                "'chord_tone_share': chord_tone_share, 'student_speech_bits': speech_bits, "
                "'pretrained_bits': pretrained_bits, 'notebook_naive_seconds': naive_seconds, "
                "'notebook_fast_seconds': fast_seconds, 'pitch_real': pitch_real, 'pitch_generated': pitch_generated, "
-               "'pitch_error': pitch_error, "
+               "'pitch_error': pitch_error, 'teacher_forced_bits_per_speaker': per_speaker_bits, "
                "'babble_pulses': [{'peaks': n, 'median_gap': float(np.median(g)) if len(g) else None, "
                "'gap_std': float(np.std(g)) if len(g) else None} for n, g in map(pulses, babble_audio)], "
                "'mel_error_db': mel_error_db, 'waveform_correlation': waveform_correlation, "
