@@ -10,9 +10,17 @@ import pytest
 from mmkit import data
 
 ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("build_shapes", ROOT / "data" / "build_shapes.py")
-build_shapes = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(build_shapes)
+
+
+def data_builder(name: str):
+    """data/<name>.py as a module (the builders are scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "data" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+build_shapes, build_spoken = data_builder("build_shapes"), data_builder("build_spoken")
 
 
 @pytest.fixture(scope="module")
@@ -157,10 +165,7 @@ def test_spoken_unseen_split_holds_new_voices_and_new_phrases():
 
 
 def test_spoken_extra_split_adds_only_new_phrases_of_training_voices():
-    spec = importlib.util.spec_from_file_location("build_spoken", ROOT / "data" / "build_spoken.py")
-    builder = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(builder)
-    extra = builder.extra_assignments(builder.phrases())
+    extra = build_spoken.extra_assignments(build_spoken.phrases())
     assert {split for split, _, _ in extra} == {"extra"}
     assert {speaker for _, speaker, _ in extra} == {f"s{i}" for i in range(6)}
     texts = [phrase for _, _, phrase in extra]
@@ -194,15 +199,12 @@ def test_spoken_rebuild_matches_manifest(tmp_path):
     import shutil as sh
     if sh.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed (Debian: apt-get install espeak-ng); .ci/run installs it")
-    spec = importlib.util.spec_from_file_location("build_spoken", ROOT / "data" / "build_spoken.py")
-    builder = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(builder)
     manifest = json.loads((ROOT / "data" / "MANIFEST.json").read_text())
     import subprocess
     version = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True).stdout.split()[3]
     if version != manifest["spoken/train.parquet"]["espeak_ng"]:
         pytest.skip(f"espeak-ng {version} here, the data was built with {manifest['spoken/train.parquet']['espeak_ng']}")
-    for relative, entry in builder.build(tmp_path).items():
+    for relative, entry in build_spoken.build(tmp_path).items():
         assert entry["content_sha256"] == manifest[relative]["content_sha256"], f"{relative} rebuilds differently"
 
 
