@@ -30,14 +30,18 @@ def released_course(tmp_path_factory):
     return make_course(tmp_path_factory.mktemp("course") / "root", Course().assignments())
 
 
-@pytest.fixture(scope="session")
-def builder():
-    """data/build_checkpoints.py as a module (it is a script, not a package)."""
-    path = Path(__file__).resolve().parents[1] / "data" / "build_checkpoints.py"
-    spec = importlib.util.spec_from_file_location("build_checkpoints", path)
+def data_builder(name: str):
+    """data/<name>.py as a module (the builders are scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "data" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="session")
+def builder():
+    """data/build_checkpoints.py as a module."""
+    return data_builder("build_checkpoints")
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,4 @@
 """The Shapes dataset: its manifest, its invariants, its rebuild, and clear errors when damaged."""
-import importlib.util
 import json
 import shutil
 from collections import Counter
@@ -8,16 +7,9 @@ from pathlib import Path
 import pytest
 
 from mmkit import data
+from tests.conftest import data_builder
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def data_builder(name: str):
-    """data/<name>.py as a module (the builders are scripts, not a package)."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / "data" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 build_shapes, build_spoken = data_builder("build_shapes"), data_builder("build_spoken")

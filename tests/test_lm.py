@@ -1,8 +1,6 @@
 """The kit's small language model, its tokenizer, the text-only teacher and the checkpoints."""
-import importlib.util
 import random
 import re
-from pathlib import Path
 
 import pytest
 import torch
@@ -11,7 +9,6 @@ import torch.nn.functional as F
 from mmkit import lm, shapes_qa
 from mmkit.data import data_file, load_shapes
 
-ROOT = Path(__file__).resolve().parents[1]
 SCENE = [{"shape": "circle", "colour": "red", "size": "small", "position": "top left", "box": [1, 1, 11, 11]},
          {"shape": "square", "colour": "blue", "size": "large", "position": "center", "box": [17, 17, 31, 31]}]
 
@@ -82,10 +79,7 @@ def template_pattern(template: str) -> re.Pattern:
     return re.compile(r"\S.*?".join(re.escape(part) for part in re.split(r"\{\w+\}", template)), re.I)
 
 
-def test_pretraining_text_never_asks_in_the_instruction_phrasing():
-    spec = importlib.util.spec_from_file_location("build_checkpoints", ROOT / "data" / "build_checkpoints.py")
-    builder = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(builder)
+def test_pretraining_text_never_asks_in_the_instruction_phrasing(builder):
     corpus = "\n".join(builder.pretraining_corpus())
     instruct = shapes_qa.TEMPLATES["instruct"]
     templates = [t for v in instruct.values() for t in (v if isinstance(v, list) else [v])]
@@ -113,10 +107,7 @@ def test_shipped_checkpoints_load():
     assert blob["zero_shot_seen"] >= 0.9 and "conv1.weight" in blob["state_dict"]
 
 
-def test_language_model_pretraining_is_deterministic(tmp_path, monkeypatch):
-    spec = importlib.util.spec_from_file_location("build_checkpoints", ROOT / "data" / "build_checkpoints.py")
-    builder = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(builder)
+def test_language_model_pretraining_is_deterministic(builder, tmp_path, monkeypatch):
     states = []
     for run in range(2):
         monkeypatch.setattr(builder, "OUT", tmp_path / str(run))
