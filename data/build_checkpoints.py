@@ -30,9 +30,11 @@
   on 2 CPU cores.
 - valle_ar.pt, valle_nar.pt (parts valle_ar, valle_nar): the solution's AR and NAR models trained
   on codec tokens of the Spoken training and extra clips (151 + 709 phrases; the extra split is
-  synthesised here with espeak-ng, not stored), each target paired with a short prompt clip of its
-  speaker (needs valle_codec.pt), 5000 and 1500 steps: 67 and 23 minutes on 2 CPU cores (the NAR
-  model attends over phonemes, prompt and target without a causal mask).
+  synthesised here with espeak-ng, not stored), each target paired with a prompt of its speaker
+  (needs valle_codec.pt), 5000 and 1500 steps: 100 and 23 minutes on 2 CPU cores. The NAR model's
+  prompts are one short clip, as in the notebook; the AR model's are one, two or three short clips
+  joined (AR_PROMPT_CLIPS), so that it can be prompted with 3 s, as VALL-E. The NAR model attends
+  over phonemes, prompt and target without a causal mask.
 
 clip_vision takes about 4 minutes on 2 CPU cores.
 Each run is seeded and deterministic on the same machine; data/MANIFEST.json records the hashes.
@@ -245,6 +247,7 @@ CODEC_STEPS = 3000         # stage 1: encoder, RVQ and a transposed-convolution 
 DECODER_STEPS = 3000       # stage 2: the notebook's harmonic decoder on the frozen codes
 VALLE_STEPS = {"ar": 5000, "nar": 1500}
 AR_CORRUPTION = 0.3       # input codes replaced at random, so that the AR model must read the phonemes
+AR_PROMPT_CLIPS = {1: 0.5, 2: 0.2, 3: 0.3}   # share of AR batches whose prompts join 1, 2 or 3 short clips
 
 
 def extra_clips() -> list[dict]:
@@ -489,6 +492,39 @@ def build_valle_decoder() -> list[Path]:
     return save_codec(train_harmonic_decoder(definitions, codec), blob["replacements"])
 
 
+def joined_prompts(definitions: dict, rng, clips: int, per_speaker: int = 100) -> list[dict]:
+    """Prompts of `clips` short training clips (at most 1.2 s each) of one speaker joined: three make
+    about VALL-E's 3 s. One-clip prompts are the notebook's prompt pool, every clip once; the others
+    are `per_speaker` random choices. Each keeps the indices of its clips: a target is never part of
+    its own prompt."""
+    coded, pool = definitions["coded"]["train"], definitions["prompt_pool"]
+    prompts = []
+    for speaker, indices in pool.items():
+        for _ in range(1 if clips == 1 else per_speaker):
+            for chosen in ([[i] for i in indices] if clips == 1 else [rng.choice(indices, clips, replace=False).tolist()]):
+                prompts.append({"speaker": speaker, "clips": set(chosen),
+                                "phonemes": [p for k, i in enumerate(chosen) for p in (["|"] if k else []) + coded[i]["phonemes"]],
+                                "codes": torch.cat([coded[i]["codes"] for i in chosen], 1)})   # (8, frames)
+    return prompts
+
+
+def joined_prompt_pairs(definitions: dict, rng):
+    """The notebook's train_pairs, with prompts of 1, 2 or 3 clips joined (AR_PROMPT_CLIPS). One batch
+    holds one kind, so that the short ones are not padded to the length of the long ones."""
+    coded = definitions["coded"]["train"]
+    kinds = {}
+    for clips in AR_PROMPT_CLIPS:
+        prompts = joined_prompts(definitions, rng, clips)
+        by_speaker = {s: [k for k, p in enumerate(prompts) if p["speaker"] == s] for s in definitions["prompt_pool"]}
+        kinds[clips] = prompts, by_speaker
+
+    def pairs(rng, batch_size):
+        prompts, by_speaker = kinds[int(rng.choice(list(AR_PROMPT_CLIPS), p=list(AR_PROMPT_CLIPS.values())))]
+        return definitions["pair_batch"](coded, prompts, lambda i: [k for k in by_speaker[coded[i]["speaker"]]
+                                                                    if i not in prompts[k]["clips"]], rng, batch_size)
+    return pairs
+
+
 def train_valle(definitions: dict, which: str, steps: int | None = None, batch_size: int = 32, lr: float = 1e-3,
                 seed: int = 0):
     """The notebook's training pairs and losses (cells 'pairs'), longer, with AdamW and a one-cycle schedule."""
@@ -500,9 +536,10 @@ def train_valle(definitions: dict, which: str, steps: int | None = None, batch_s
     model = definitions["ARModel" if which == "ar" else "NARModel"](cfg)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.05)
+    train_pairs = joined_prompt_pairs(definitions, rng) if which == "ar" else definitions["train_pairs"]
     start = time.monotonic()
     for step in range(steps):
-        batch = definitions["train_pairs"](rng, batch_size)
+        batch = train_pairs(rng, batch_size)
         if which == "ar":
             loss = definitions["ar_loss"](model, batch, corruption=AR_CORRUPTION)[0]
         else:

@@ -105,3 +105,25 @@ def test_codec_builder_runs_both_stages_and_keeps_the_codes(builder, definitions
     assert isinstance(codec.decoder, definitions["HarmonicDecoder"])
     assert torch.equal(codec.encode(x), codes)
     assert codec.decode(codes).shape == x.shape
+
+
+def test_ar_training_prompts_join_short_clips_and_never_hold_the_target(builder, definitions):
+    """The AR model trains with prompts of 1, 2 or 3 short clips of the target's speaker joined, one
+    kind per batch; the one-clip kind is the notebook's prompt pool, and no prompt holds its target."""
+    coded, pool = definitions["coded"]["train"], definitions["prompt_pool"]
+    rng = np.random.default_rng(0)
+    one = builder.joined_prompts(definitions, rng, 1)
+    assert sorted(min(p["clips"]) for p in one) == sorted(i for indices in pool.values() for i in indices)
+    for prompt in builder.joined_prompts(definitions, rng, 3, per_speaker=5):
+        chosen = sorted(prompt["clips"])
+        assert len(chosen) == 3 and all(coded[i]["speaker"] == prompt["speaker"] for i in chosen)
+        assert prompt["codes"].shape[1] == sum(coded[i]["codes"].shape[1] for i in chosen)
+        assert prompt["phonemes"].count("|") == sum(coded[i]["phonemes"].count("|") for i in chosen) + 2
+    pairs = builder.joined_prompt_pairs(definitions, rng)
+    for _ in range(200):      # 800 pairs: about one target in eight is a prompt clip of its speaker
+        text, text_len, codes, audio_len, prompt_len = pairs(rng, 4)
+        for b in range(4):
+            prompt, target = codes[b, :, :prompt_len[b]], codes[b, :, prompt_len[b]:audio_len[b]]
+            assert prompt.shape[1] > 0 and target.shape[1] > 0
+            offsets = range(prompt.shape[1] - target.shape[1] + 1)
+            assert not any(torch.equal(prompt[:, t:t + target.shape[1]], target) for t in offsets), "the target is in its prompt"
