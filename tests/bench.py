@@ -90,8 +90,8 @@ EXTRA = {
                "bench_extra_seconds = time.perf_counter() - extra_start",
     # the notebook's conditions again with another sampling seed (the spread of one seed's figures);
     # the notebook judges 3 held-out phrases per seen voice; here all 10. Then the notebook's phrases
-    # again, each voice prompted with one recording of about 1.2 s (PROMPT_SECONDS, the length of the
-    # training prompt pool's clips) instead of three lasting about 3 s
+    # again, each voice prompted with its one recording closest to 1.2 s (PROMPT_SECONDS, the cap on the
+    # clips of the training prompts) instead of three lasting about 3 s
     "valle": "extra_start = time.perf_counter()\n"
              "other_seed = {name: {**summarise(evaluate_pairs(targets, seed=1)), 'pairs': len(targets)}\n"
              "              for name, targets in conditions.items()}\n"

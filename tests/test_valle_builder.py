@@ -50,13 +50,18 @@ def test_shipped_codec_replaced_only_unused_codes():
         assert share < 0.01, f"codebook {j + 1}: {100 * share:.2f}% of its codes replaced per step"
 
 
-@pytest.mark.parametrize("name", ["ar", "nar"])
-def test_shipped_valle_models_load_and_predict_held_out_codes(definitions, name):
+def load_shipped(definitions, name):
+    """valle_ar.pt or valle_nar.pt, strictly loaded into the solution's class, in eval mode."""
     blob = torch.load(data_file(f"checkpoints/valle_{name}.pt"), weights_only=True)
     assert blob["phonemes"] == definitions["PHONEMES"]
     model = definitions["ARModel" if name == "ar" else "NARModel"](definitions["VALLEConfig"](**blob["config"]))
     model.load_state_dict(blob["state_dict"])
-    model.eval()
+    return model.eval()
+
+
+@pytest.mark.parametrize("name", ["ar", "nar"])
+def test_shipped_valle_models_load_and_predict_held_out_codes(definitions, name):
+    model = load_shipped(definitions, name)
     coded, pool = definitions["coded"], definitions["prompt_pool"]     # held-out targets, training prompts
     batch = definitions["pair_batch"](coded["test"], coded["train"], lambda i: pool[coded["test"][i]["speaker"]],
                                       np.random.default_rng(0), 16)
@@ -137,12 +142,7 @@ def test_shipped_models_speak_a_held_out_phrase_from_a_three_second_prompt(build
     from mmkit.data import spoken_clips
     from mmkit.speech import load_judges, phoneme_error_rate
     exec(builder._cells("valle")["generate"], definitions)                # the solution's generate()
-    models = {}
-    for name in ("ar", "nar"):
-        blob = torch.load(data_file(f"checkpoints/valle_{name}.pt"), weights_only=True)
-        models[name] = definitions["ARModel" if name == "ar" else "NARModel"](definitions["VALLEConfig"](**blob["config"]))
-        models[name].load_state_dict(blob["state_dict"])
-        models[name].eval()
+    ar, nar = load_shipped(definitions, "ar"), load_shipped(definitions, "nar")
     codec, encode = definitions["load_codec"](), lambda c: codec.encode(definitions["pad_to_frames"](c["audio"]))[0]
     recogniser, _ = load_judges(data_file("checkpoints/valle_judges.pt"))
     unseen = spoken_clips("unseen", 8000)
@@ -155,7 +155,7 @@ def test_shipped_models_speak_a_held_out_phrase_from_a_three_second_prompt(build
         prompt_phonemes = [p for k, c in enumerate(known) for p in (["|"] if k else []) + c["phonemes"]]
         for target in [c for c in unseen if c["speaker"] == voice and c["text"] in held_out][:4]:
             text = definitions["phoneme_ids"](prompt_phonemes, target["phonemes"])
-            codes = definitions["generate"](models["ar"], models["nar"], text, prompt_codes, max_frames=150,
+            codes = definitions["generate"](ar, nar, text, prompt_codes, max_frames=150,
                                             generator=torch.Generator().manual_seed(0))
             heard = recogniser.transcribe(codec.decode(codes[None])[0].numpy()) if codes.shape[1] else []
             errors.append(phoneme_error_rate(heard, target["phonemes"]))
