@@ -31,10 +31,11 @@
 - valle_ar.pt, valle_nar.pt (parts valle_ar, valle_nar): the solution's AR and NAR models trained
   on codec tokens of the Spoken training and extra clips (151 + 709 phrases; the extra split is
   synthesised here with espeak-ng, not stored), each target paired with a prompt of its speaker
-  (needs valle_codec.pt), 5000 and 1500 steps: 100 and 23 minutes on 2 CPU cores. The NAR model's
+  (needs valle_codec.pt), 6000 and 1500 steps: 127 and 23 minutes on 2 CPU cores. The NAR model's
   prompts are one short clip, as in the notebook; the AR model's are one, two or three short clips
-  joined (AR_PROMPT_CLIPS), so that it can be prompted with 3 s, as VALL-E. The NAR model attends
-  over phonemes, prompt and target without a causal mask.
+  joined (AR_PROMPT_CLIPS), so that it can be prompted with 3 s, as VALL-E: 5000 steps (100 minutes),
+  then a second stage of 1000 steps with mostly three-clip prompts (AR_LATE, 27 minutes). The NAR
+  model attends over phonemes, prompt and target without a causal mask.
 
 clip_vision takes about 4 minutes on 2 CPU cores.
 Each run is seeded and deterministic on the same machine; data/MANIFEST.json records the hashes.
@@ -248,6 +249,8 @@ DECODER_STEPS = 3000       # stage 2: the notebook's harmonic decoder on the fro
 VALLE_STEPS = {"ar": 5000, "nar": 1500}
 AR_CORRUPTION = 0.3       # input codes replaced at random, so that the AR model must read the phonemes
 AR_PROMPT_CLIPS = {1: 0.5, 2: 0.2, 3: 0.3}   # share of AR batches whose prompts join 1, 2 or 3 short clips
+# stage 2 of the AR model: mostly 3-s prompts, drawn from far more combinations than stage 1's 100 a speaker
+AR_LATE = {"steps": 1000, "lr": 3e-4, "seed": 1, "prompt_clips": {1: 0.3, 3: 0.7}, "per_speaker": 2000}
 
 
 def extra_clips() -> list[dict]:
@@ -508,35 +511,40 @@ def joined_prompts(definitions: dict, rng, clips: int, per_speaker: int = 100) -
     return prompts
 
 
-def joined_prompt_pairs(definitions: dict, rng):
-    """The notebook's train_pairs, with prompts of 1, 2 or 3 clips joined (AR_PROMPT_CLIPS). One batch
-    holds one kind, so that the short ones are not padded to the length of the long ones."""
+def joined_prompt_pairs(definitions: dict, rng, prompt_clips: dict = AR_PROMPT_CLIPS, per_speaker: int = 100):
+    """The notebook's train_pairs, with prompts of 1, 2 or 3 clips joined (prompt_clips: clips -> share
+    of batches). One batch holds one kind, so that the short ones are not padded to the length of the
+    long ones."""
     coded = definitions["coded"]["train"]
     kinds = {}
-    for clips in AR_PROMPT_CLIPS:
-        prompts = joined_prompts(definitions, rng, clips)
+    for clips in prompt_clips:
+        prompts = joined_prompts(definitions, rng, clips, per_speaker)
         by_speaker = {s: [k for k, p in enumerate(prompts) if p["speaker"] == s] for s in definitions["prompt_pool"]}
         kinds[clips] = prompts, by_speaker
 
     def pairs(rng, batch_size):
-        prompts, by_speaker = kinds[int(rng.choice(list(AR_PROMPT_CLIPS), p=list(AR_PROMPT_CLIPS.values())))]
+        prompts, by_speaker = kinds[int(rng.choice(list(prompt_clips), p=list(prompt_clips.values())))]
         return definitions["pair_batch"](coded, prompts, lambda i: [k for k in by_speaker[coded[i]["speaker"]]
                                                                     if i not in prompts[k]["clips"]], rng, batch_size)
     return pairs
 
 
 def train_valle(definitions: dict, which: str, steps: int | None = None, batch_size: int = 32, lr: float = 1e-3,
-                seed: int = 0):
-    """The notebook's training pairs and losses (cells 'pairs'), longer, with AdamW and a one-cycle schedule."""
+                seed: int = 0, model=None, prompt_clips: dict = AR_PROMPT_CLIPS, per_speaker: int = 100):
+    """The notebook's training pairs and losses (cells 'pairs'), longer, with AdamW and a one-cycle
+    schedule. Given a `model`, it trains that one further (a fresh optimizer and schedule, reseeded, so
+    that a stage run on a saved checkpoint is the stage run in the same process)."""
     import numpy as np
     steps = steps or VALLE_STEPS[which]
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    cfg = definitions["VALLEConfig"]()
-    model = definitions["ARModel" if which == "ar" else "NARModel"](cfg)
+    model = model or definitions["ARModel" if which == "ar" else "NARModel"](definitions["VALLEConfig"]())
+    model.train()
+    cfg = model.cfg
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.05)
-    train_pairs = joined_prompt_pairs(definitions, rng) if which == "ar" else definitions["train_pairs"]
+    train_pairs = (joined_prompt_pairs(definitions, rng, prompt_clips, per_speaker) if which == "ar"
+                   else definitions["train_pairs"])
     start = time.monotonic()
     for step in range(steps):
         batch = train_pairs(rng, batch_size)
@@ -558,8 +566,12 @@ def build_valle(which: str) -> list[Path]:
     from dataclasses import asdict
     definitions = valle_definitions(with_data=True, extra_phrases=True)
     model = train_valle(definitions, which)
+    steps = VALLE_STEPS[which]
+    if which == "ar":                       # stage 2: mostly 3-s prompts (AR_LATE)
+        model = train_valle(definitions, which, model=model, **AR_LATE)
+        steps += AR_LATE["steps"]
     target = OUT / f"valle_{which}.pt"
-    torch.save({"config": asdict(model.cfg), "state_dict": model.state_dict(), "steps": VALLE_STEPS[which],
+    torch.save({"config": asdict(model.cfg), "state_dict": model.state_dict(), "steps": steps,
                 "phonemes": definitions["PHONEMES"],
                 "speech_seconds": round(sum(len(c["audio"]) for c in definitions["clips"]["train"]) / 8000, 1)}, target)
     return [target]

@@ -134,6 +134,20 @@ def test_ar_training_prompts_join_short_clips_and_never_hold_the_target(builder,
             assert not any(torch.equal(prompt[:, t:t + target.shape[1]], target) for t in offsets), "the target is in its prompt"
 
 
+def test_ar_second_stage_continues_the_given_model_reseeded(builder, definitions):
+    """build_valle("ar") trains the AR model further with AR_LATE's prompts (mostly three clips). The
+    stage reseeds: run on a saved stage-1 model, it gives the weights it gives in the same process."""
+    first = builder.train_valle(definitions, "ar", steps=2, batch_size=2)
+    saved = {k: v.clone() for k, v in first.state_dict().items()}
+    late = {**builder.AR_LATE, "steps": 2, "per_speaker": 5}
+    continued = builder.train_valle(definitions, "ar", batch_size=2, model=first, **late)
+    assert continued is first and any(not torch.equal(saved[k], v) for k, v in continued.state_dict().items())
+    reloaded = definitions["ARModel"](definitions["VALLEConfig"]())
+    reloaded.load_state_dict(saved)
+    again = builder.train_valle(definitions, "ar", batch_size=2, model=reloaded, **late)
+    assert all(torch.equal(continued.state_dict()[k], v) for k, v in again.state_dict().items())
+
+
 def test_shipped_models_speak_a_held_out_phrase_from_a_three_second_prompt(builder, definitions):
     """VALL-E's prompt length, for the two voices no model trained on: three of the voice's recordings
     joined (about 3 s) with their transcripts, then a held-out phrase. The AR model must speak, and the
