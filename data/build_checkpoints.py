@@ -246,7 +246,7 @@ VALLE_CELLS = ["constants", "bitrate", "bitrate_table", "vq", "rvq", "codec", "p
 VALLE_DATA_CELLS = ["encode", "pairs"]      # run with `codec` and `clips` in the namespace
 CODEC_STEPS = 3000         # stage 1: encoder, RVQ and a transposed-convolution decoder
 DECODER_STEPS = 3000       # stage 2: the notebook's harmonic decoder on the frozen codes
-VALLE_STEPS = {"ar": 5000, "nar": 1500}
+VALLE_STEPS = {"ar": 5000, "nar": 1500}   # the AR model then trains AR_LATE["steps"] more (build_valle)
 AR_CORRUPTION = 0.3       # input codes replaced at random, so that the AR model must read the phonemes
 AR_PROMPT_CLIPS = {1: 0.5, 2: 0.2, 3: 0.3}   # share of AR batches whose prompts join 1, 2 or 3 short clips
 # stage 2 of the AR model: mostly 3-s prompts, drawn from far more combinations than stage 1's 100 a speaker
