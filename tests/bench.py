@@ -61,6 +61,7 @@ FIGURES = {
              "'prompt_pitch': {VOICES[s]: p for s, p in prompt_pitch.items()}, "
              "'prompt_seconds': {VOICES[s]: len(p['audio']) / SAMPLE_RATE for s, p in prompts.items()}, "
              "'notebook_seed_1': other_seed, 'seen_voices_all_phrases': bench_seen_all, 'one_recording_prompts': bench_short_prompts, "
+             "'longer_prompts': bench_long_prompts, "
              "'bench_extra_seconds': bench_extra_seconds}",
 }
 
@@ -90,21 +91,30 @@ EXTRA = {
                "bench_extra_seconds = time.perf_counter() - extra_start",
     # the notebook's conditions again with another sampling seed (the spread of one seed's figures);
     # the notebook judges 3 held-out phrases per seen voice; here all 10. Then the notebook's phrases
-    # again, each voice prompted with its one recording closest to 1.2 s (PROMPT_SECONDS, the cap on the
-    # clips of the training prompts) instead of three lasting about 3 s
+    # again from other prompts: each voice's one recording closest to 1.2 s (PROMPT_SECONDS, the cap on
+    # the clips of the training prompts), and three recordings lasting closest to 4.5 s, longer than
+    # any training prompt (at most 3 x 1.2 s)
     "valle": "extra_start = time.perf_counter()\n"
              "other_seed = {name: {**summarise(evaluate_pairs(targets, seed=1)), 'pairs': len(targets)}\n"
              "              for name, targets in conditions.items()}\n"
              "seen_all = evaluate_pairs([c for s in range(len(SPEAKERS)) for c in said[s]])\n"
              "bench_seen_all = {**summarise(seen_all), 'pairs': len(seen_all)}\n"
-             "long_prompts, long_pitch, long_prints = prompts, prompt_pitch, prompt_prints\n"
-             "prompts = {s: joined_prompt(recordings[s], n=1, seconds=PROMPT_SECONDS) for s in range(len(VOICES))}\n"
-             "prompt_pitch = {s: median_pitch(p['audio']) for s, p in prompts.items()}\n"
-             "prompt_prints = {s: identifier.embed(codec.decode(p['codes'][None])[0].numpy()) for s, p in prompts.items()}\n"
-             "short_results = {name: evaluate_pairs(targets) for name, targets in conditions.items()}\n"
-             "bench_short_prompts = {name: {**summarise(r), 'pairs': len(r)} for name, r in short_results.items()}\n"
-             "bench_short_prompts['prompt_seconds'] = float(np.median([len(p['audio']) for p in prompts.values()]) / SAMPLE_RATE)\n"
-             "prompts, prompt_pitch, prompt_prints = long_prompts, long_pitch, long_prints\n"
+             "notebook_prompts = prompts, prompt_pitch, prompt_prints\n"
+             "def judged_from(n, seconds):\n"
+             "    global prompts, prompt_pitch, prompt_prints\n"
+             "    prompts = {s: joined_prompt(recordings[s], n=n, seconds=seconds) for s in range(len(VOICES))}\n"
+             "    prompt_pitch = {s: median_pitch(p['audio']) for s, p in prompts.items()}\n"
+             "    prompt_prints = {s: identifier.embed(codec.decode(p['codes'][None])[0].numpy()) for s, p in prompts.items()}\n"
+             "    judged = {}\n"
+             "    for name, targets in conditions.items():\n"
+             "        results_ = evaluate_pairs(targets)\n"
+             "        judged[name] = {**summarise(results_), 'pairs': len(targets),\n"
+             "                        'generated_silent': float(np.mean([not np.any(r['audio']) for r in results_]))}\n"
+             "    seconds_ = {VOICES[s]: len(p['audio']) / SAMPLE_RATE for s, p in prompts.items()}\n"
+             "    return {**judged, 'prompt_seconds': float(np.median(list(seconds_.values()))), 'prompt_seconds_by_voice': seconds_}\n"
+             "bench_short_prompts = judged_from(1, PROMPT_SECONDS)\n"
+             "bench_long_prompts = judged_from(3, 4.5)\n"
+             "prompts, prompt_pitch, prompt_prints = notebook_prompts\n"
              "bench_extra_seconds = time.perf_counter() - extra_start",
 }
 
