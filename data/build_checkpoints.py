@@ -538,7 +538,8 @@ def train_valle(definitions: dict, which: str, steps: int | None = None, batch_s
     steps = steps or VALLE_STEPS[which]
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    model = model or definitions["ARModel" if which == "ar" else "NARModel"](definitions["VALLEConfig"]())
+    if model is None:
+        model = definitions["ARModel" if which == "ar" else "NARModel"](definitions["VALLEConfig"]())
     model.train()
     cfg = model.cfg
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
