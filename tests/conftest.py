@@ -38,6 +38,18 @@ def data_builder(name: str):
     return module
 
 
+@pytest.fixture
+def one_thread():
+    """Runs that must agree bit for bit need the same order of floating-point sums. With several
+    threads the math libraries may split a sum differently from one run to the next (MKL, for one,
+    can use fewer threads on a busy machine), which changes the last bits; one thread keeps the order."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def builder():
     """data/build_checkpoints.py as a module."""

@@ -107,6 +107,7 @@ def test_shipped_checkpoints_load():
     assert blob["zero_shot_seen"] >= 0.9 and "conv1.weight" in blob["state_dict"]
 
 
+@pytest.mark.usefixtures("one_thread")
 def test_language_model_pretraining_is_deterministic(builder, tmp_path, monkeypatch):
     states = []
     for run in range(2):

@@ -74,6 +74,7 @@ def test_shipped_valle_models_load_and_predict_held_out_codes(definitions, name)
     assert accuracy > {"ar": 0.5, "nar": 0.12}[name], f"{name}: held-out teacher-forced accuracy {accuracy:.2f}"
 
 
+@pytest.mark.usefixtures("one_thread")
 def test_builder_training_is_deterministic(builder, definitions):
     states = [builder.train_valle(definitions, "nar", steps=2, batch_size=2).state_dict() for _ in range(2)]
     assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
@@ -134,6 +135,7 @@ def test_ar_training_prompts_join_short_clips_and_never_hold_the_target(builder,
             assert not any(torch.equal(prompt[:, t:t + target.shape[1]], target) for t in offsets), "the target is in its prompt"
 
 
+@pytest.mark.usefixtures("one_thread")
 def test_ar_second_stage_continues_the_given_model_reseeded(builder, definitions):
     """build_valle("ar") trains the AR model further with AR_LATE's prompts (mostly three clips). The
     stage reseeds: run on a saved stage-1 model, it gives the weights it gives in the same process."""

@@ -54,6 +54,7 @@ def test_training_windows_start_on_a_mel_frame(builder, definitions):
         assert torch.equal(frames, data[0][2][:, start // hop: start // hop + 1024 // hop])
 
 
+@pytest.mark.usefixtures("one_thread")
 def test_builder_training_is_deterministic(builder, definitions, tmp_path, monkeypatch):
     audio = np.sin(np.linspace(0, 900, 8000)).astype(np.float32) * 0.5
     data = [(torch.from_numpy(definitions["mu_law_encode"](audio)), 0, None)]
