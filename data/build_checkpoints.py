@@ -38,7 +38,9 @@
   model attends over phonemes, prompt and target without a causal mask.
 
 clip_vision takes about 4 minutes on 2 CPU cores.
-Each run is seeded and deterministic on the same machine; data/MANIFEST.json records the hashes.
+Each run is seeded; the tests check that a short run repeats bit for bit on one thread (on more, a
+math library may split sums differently, which can change the last bits). data/MANIFEST.json records
+the hashes of the shipped files.
 """
 from __future__ import annotations
 
