@@ -39,6 +39,14 @@ def test_checks_go_type_then_dtype_then_shape():
     assert "wrong type" in message(lambda: check_close(True, 1.0, "x"))
 
 
+def test_any_float_precision_is_close():
+    # a float64 loss of float32 logits is a correct answer; an integer tensor for a float one is not
+    check_close(torch.tensor([1.0, 2.0], dtype=torch.float64), torch.tensor([1.0, 2.0]), "x")
+    check_close(torch.tensor([1.0], dtype=torch.float16), torch.tensor([1.0]), "x")
+    assert "wrong dtype" in message(lambda: check_close(torch.tensor([1.0, 2.0]), torch.tensor([1, 2]), "x"))
+    assert "wrong values" in message(lambda: check_close(torch.tensor([1.5], dtype=torch.float64), torch.tensor([1.0]), "x"))
+
+
 def test_check_close_flags_nan():
     assert "NaN" in message(lambda: check_close(torch.tensor([float("nan"), 1.0]), torch.tensor([0.0, 1.0]), "x"))
 

@@ -128,9 +128,9 @@ class WaveNet(nn.Module):
             skips.append(s)
         return self.head(torch.stack(skips).sum(dim=0))
 '''),
-    Alternative("loss-gather", "wavenet_loss", '''
+    Alternative("loss-gather-float64", "wavenet_loss", '''
 def wavenet_loss(logits, q):
-    log_probs = F.log_softmax(logits[..., :-1], dim=1)
+    log_probs = F.log_softmax(logits[..., :-1].double(), dim=1)        # a float64 loss
     return -log_probs.gather(1, q[:, None, 1:]).mean()
 '''),
     Alternative("naive-tensor-window", "generate_naive", '''
