@@ -39,6 +39,14 @@ def test_checks_go_type_then_dtype_then_shape():
     assert "wrong type" in message(lambda: check_close(True, 1.0, "x"))
 
 
+def test_a_count_may_be_a_one_element_integer_tensor():
+    check_equal(torch.tensor(16), 16, "count")
+    check_equal(np.array([16]), 16, "count")
+    assert "wrong type" in message(lambda: check_equal(torch.tensor(16.0), 16, "count"))
+    assert "wrong type" in message(lambda: check_equal(torch.tensor(True), 1, "count"))
+    assert "wrong value" in message(lambda: check_equal(torch.tensor(15), 16, "count"))
+
+
 def test_any_float_precision_is_close():
     # a float64 loss of float32 logits is a correct answer; an integer tensor for a float one is not
     check_close(torch.tensor([1.0, 2.0], dtype=torch.float64), torch.tensor([1.0, 2.0]), "x")

@@ -363,12 +363,21 @@ def _equal(yours, expected, name, hint) -> None:
                                           f"first difference at {_where(index)}; "
                                           f"{int(bad.sum())} of {bad.numel()} values differ"], hint)
         return
+    if isinstance(expected, numbers.Integral) and not isinstance(expected, bool) and _one_integer(yours):
+        yours = yours.item()   # a count given as a one-element integer tensor or array is still that count
     if type(yours) is not type(expected) and not (
             isinstance(yours, numbers.Integral) and isinstance(expected, numbers.Integral)):
         _fail(name, "wrong type.", [f"yours:    {_describe_type(yours)}",
                                     f"expected: {type(expected).__name__}"], hint)
     if not _same(yours, expected):
         _fail(name, "wrong value.", [f"yours:    {yours!r}", f"expected: {expected!r}"], hint)
+
+
+def _one_integer(x) -> bool:
+    """A tensor or array holding one integer (not a bool)."""
+    if isinstance(x, torch.Tensor):
+        return x.numel() == 1 and not x.is_floating_point() and not x.is_complex() and x.dtype != torch.bool
+    return isinstance(x, np.ndarray) and x.size == 1 and np.issubdtype(x.dtype, np.integer)
 
 
 def _same(a, b) -> bool:
