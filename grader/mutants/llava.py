@@ -73,12 +73,14 @@ def vision_features(tower, images_uint8):
 '''),
     Alternative("projector-class", "projector", '''
 class TwoLayer(nn.Module):
+    # the second layer made first (other initial weights), the GELU as a function, in its tanh form
     def __init__(self, a, b):
         super().__init__()
-        self.fc1, self.act, self.fc2 = nn.Linear(a, b), nn.GELU(), nn.Linear(b, b)
+        self.out = nn.Linear(b, b)
+        self.inp = nn.Linear(a, b)
 
     def forward(self, x):
-        return self.fc2(self.act(self.fc1(x)))
+        return self.out(F.gelu(self.inp(x), approximate="tanh"))
 
 
 def build_projector(kind, vision_width, lm_width):
